@@ -1,0 +1,266 @@
+"""From templates and command-line values to a job: parameters, steps, tasks, scopes.
+
+Parameter merging, type checking, PATH resolution, job creation, the step
+dependency graph and the parameter-space iterator are openjd-model's. This
+module gathers the user's inputs into the shapes those functions take and
+builds the symbol scopes a session resolves actions against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openjd import _openjd_rs as rs
+
+from .session import Scope
+from .templates import Template, TemplateError, read_document
+
+
+class InputError(ValueError):
+    """Invalid parameters, task selections or path mapping rules."""
+
+
+def parse_parameters(values: Sequence[str]) -> dict[str, Any]:
+    """``-p`` values: ``KEY=VALUE``, ``file://PATH`` (YAML/JSON mapping) or inline JSON."""
+    merged: dict[str, Any] = {}
+    for value in values:
+        merged.update(_mapping_arg(value, "-p", allow_pair=True))
+    return merged
+
+
+def _mapping_arg(value: str, flag: str, *, allow_pair: bool) -> dict[str, Any]:
+    if value.startswith("file://"):
+        path = Path(value[len("file://") :])
+        try:
+            document = read_document(path)
+        except TemplateError as exc:
+            raise InputError(str(exc)) from exc
+        if not isinstance(document, dict):
+            raise InputError(f"{path}: {flag} file must hold a mapping of names to values")
+        return dict(document)
+    if value.lstrip().startswith("{"):
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{flag} {value!r}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(document, dict):
+            raise InputError(f"{flag} {value!r}: expected a JSON object")
+        return document
+    name, sep, rest = value.partition("=")
+    if not allow_pair or not sep or not name:
+        raise InputError(f"{flag} {value!r}: expected NAME=VALUE, file://PATH or a JSON object")
+    return {name: rest}
+
+
+def load_path_mapping(value: str | None) -> list[Any]:
+    """``--path-mapping-rules``: a pathmapping-1.0 document, file:// or inline JSON."""
+    if not value:
+        return []
+    if value.startswith("file://"):
+        path = Path(value[len("file://") :])
+        try:
+            document = read_document(path)
+        except TemplateError as exc:
+            raise InputError(str(exc)) from exc
+        where = str(path)
+    else:
+        try:
+            document = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--path-mapping-rules: invalid JSON: {exc.msg}") from exc
+        where = "--path-mapping-rules"
+    if isinstance(document, list):
+        rules = document
+    elif isinstance(document, dict) and document.get("version") == "pathmapping-1.0":
+        rules = document.get("path_mapping_rules") or []
+    else:
+        raise InputError(f"{where}: expected version 'pathmapping-1.0' with path_mapping_rules")
+    out = []
+    for index, rule in enumerate(rules):
+        try:
+            out.append(rs.PathMappingRule.from_dict(rule))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise InputError(f"{where}: path_mapping_rules[{index}]: {exc}") from exc
+    return out
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One step to run: its job-side model, its environments, its tasks."""
+
+    step: Any
+    environments: list[Any]
+    """Template-side environments (they carry wrap hooks and script ``let``)."""
+    scope: Scope
+    tasks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    job: Any
+    job_template: Template
+    env_templates: list[Template]
+    environments: list[tuple[str, Any, Scope]]
+    """Session-level environments in entry order: (origin, environment, scope)."""
+    steps: list[StepRun]
+
+    def stack_for(self, step: StepRun) -> list[tuple[str, Any]]:
+        """The whole environment stack a step's tasks run inside."""
+        outer = [(origin, env) for origin, env, _ in self.environments]
+        inner = [(f"step '{step.step.name}' environment", env) for env in step.environments]
+        return outer + inner
+
+
+def create(
+    job_template: Template,
+    env_templates: Sequence[Template],
+    parameters: dict[str, Any],
+    *,
+    rules: list[Any],
+    map_path: Any,
+    cwd: str | None = None,
+) -> Any:
+    """Validate parameter values and create the job (openjd-model)."""
+    envs = [t.model for t in env_templates]
+    try:
+        values = rs.preprocess_job_parameters(
+            job_template=job_template.model,
+            job_parameter_values=parameters,
+            environment_templates=envs,
+            job_template_dir=str(job_template.path.resolve().parent),
+            current_working_dir=str(Path(cwd or os.getcwd()).resolve()),
+        )
+        return rs.create_job(job_template=job_template.model, job_parameter_values=values, environment_templates=envs)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{job_template.path}: parameters: {exc}") from exc
+
+
+def job_symbols(job: Any, map_path: Any) -> dict[str, Any]:
+    """Param.* (PATH values path-mapped), RawParam.* and Job.Name."""
+    symbols: dict[str, Any] = {"Job.Name": rs.ExprValue(job.name)}
+    for name, parameter in job.parameters.items():
+        value = parameter.value
+        kind = str(parameter.type)
+        symbols[f"RawParam.{name}"] = value
+        if kind == "PATH":
+            raw = str(value)
+            symbols[f"RawParam.{name}"] = rs.ExprValue(raw)
+            value = rs.ExprValue(map_path(raw), "path")
+        elif kind == "LIST[PATH]":
+            raw_list = [str(item) for item in value]
+            symbols[f"RawParam.{name}"] = rs.ExprValue(raw_list, "list[string]")
+            value = rs.ExprValue([map_path(p) for p in raw_list], "list[path]")
+        symbols[f"Param.{name}"] = value
+    return symbols
+
+
+def plan(
+    job: Any,
+    job_template: Template,
+    env_templates: Sequence[Template],
+    *,
+    rules: list[Any],
+    map_path: Any,
+    step_name: str | None = None,
+    run_dependencies: bool = False,
+    task_selection: list[dict[str, Any]] | None = None,
+    maximum_tasks: int | None = None,
+) -> JobPlan:
+    base = job_symbols(job, map_path)
+    job_profile = job_template.expr_profile(rules)
+    environments: list[tuple[str, Any, Scope]] = []
+    for template in env_templates:
+        environments.append((f"--env {template.path}", template.model.environment, Scope(base, template.expr_profile(rules))))
+    job_scope = Scope(base, job_profile)
+    for env in job_template.model.job_environments or ():
+        environments.append(("job environment", env, job_scope))
+
+    ordered = rs.StepDependencyGraph(job=job).topo_sorted()
+    wanted = _select_steps(ordered, step_name, run_dependencies, job_template.path)
+    templates = {str(s.name): s for s in job_template.model.steps}
+    steps = []
+    for step in wanted:
+        symbols = dict(base)
+        if step.resolved_symtab is not None:
+            table = step.resolved_symtab.to_symtab()
+            symbols = {name: table[name] for name in table.symbols}
+            symbols.update(base)  # session-side values (mapped paths) layer on top
+        symbols["Step.Name"] = rs.ExprValue(step.name)
+        only_this = task_selection if step_name is None or step.name == step_name else None
+        tasks = select_tasks(step, only_this, maximum_tasks, job_template.path)
+        step_envs = list(templates[step.name].step_environments or ())
+        steps.append(StepRun(step, step_envs, Scope(symbols, job_profile), tasks))
+    return JobPlan(job, job_template, list(env_templates), environments, steps)
+
+
+def _select_steps(ordered: list[Any], name: str | None, with_deps: bool, where: Path) -> list[Any]:
+    if name is None:
+        return ordered
+    by_name = {s.name: s for s in ordered}
+    if name not in by_name:
+        raise InputError(f"{where}: --step {name!r}: no such step (steps: {', '.join(by_name)})")
+    if not with_deps:
+        return [by_name[name]]
+    needed = {name}
+    for step in reversed(ordered):
+        if step.name in needed:
+            needed.update(d.depends_on for d in step.dependencies or ())
+    return [s for s in ordered if s.name in needed]
+
+
+def select_tasks(step: Any, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path) -> list[dict[str, Any]]:
+    """The tasks of a step, in parameter-space order; ``selection`` picks given ones."""
+    if step.parameter_space is None:
+        tasks: list[dict[str, Any]] = [{}]
+    else:
+        tasks = list(rs.StepParameterSpaceIterator(step=step))
+    if selection is not None:
+        chosen = []
+        for wanted in selection:
+            match = next((t for t in tasks if _same_task(t, wanted)), None)
+            if match is None:
+                raise InputError(f"{where}: step '{step.name}': no task with parameters {wanted}")
+            chosen.append(match)
+        tasks = chosen
+    if maximum is not None:
+        tasks = tasks[:maximum]
+    return tasks
+
+
+def _same_task(task: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    if set(task) != set(wanted):
+        return False
+    return all(task[name].value == _as_text(value) for name, value in wanted.items())
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]
+    return str(value)
+
+
+def parse_tasks(tasks_arg: str | None, task_params: Iterable[str]) -> list[dict[str, Any]] | None:
+    """``--tasks`` (JSON list, file://) and ``-tp NAME=VALUE`` (one task)."""
+    selection: list[dict[str, Any]] | None = None
+    if tasks_arg:
+        if tasks_arg.startswith("file://"):
+            document = read_document(Path(tasks_arg[len("file://") :]))
+        else:
+            try:
+                document = json.loads(tasks_arg)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--tasks: invalid JSON: {exc.msg}") from exc
+        if not isinstance(document, list) or not all(isinstance(t, dict) for t in document):
+            raise InputError("--tasks: expected a list of objects mapping task parameter names to values")
+        selection = document
+    pairs: dict[str, Any] = {}
+    for value in task_params:
+        pairs.update(_mapping_arg(value, "-tp", allow_pair=True))
+    if pairs:
+        selection = (selection or []) + [pairs]
+    return selection

@@ -1,0 +1,70 @@
+"""Parse the ``openjd_*`` stdout macros of How Jobs Are Run (pure functions).
+
+The session decides what a macro means; this module only recognises them.
+Output arrives in blocks of whole lines, and almost no block holds a macro,
+so :func:`scan` first asks the bytes whether ``openjd_`` occurs at all and
+only then looks at single lines: that keeps relaying plain output at memory
+speed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+MacroKind = Literal["env", "unset_env", "redacted_env", "fail", "progress", "status"]
+
+# A macro is a whole line that starts with its name; the value runs to the end
+# of the line. One optional space after the colon belongs to the syntax.
+_LINE_RE = re.compile(
+    rb"^openjd_(env|unset_env|redacted_env|fail|progress|status):[ \t]?(.*?)\r?$", re.MULTILINE
+)
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Macro:
+    kind: MacroKind
+    value: str
+    name: str = ""
+    """Variable name, for the env macros."""
+    error: str = ""
+    """Why a malformed macro cannot be applied ('' when it is well formed)."""
+
+    @property
+    def progress(self) -> float | None:
+        try:
+            number = float(self.value)
+        except ValueError:
+            return None
+        return number if 0.0 <= number <= 100.0 else None
+
+
+def parse_line(line: str) -> Macro | None:
+    """The macro on one line of output, or None when the line is no macro."""
+    found = scan(line.encode("utf-8", "surrogateescape"))
+    return found[0] if found else None
+
+
+def scan(block: bytes) -> list[Macro]:
+    """Every macro in a block of whole lines, in order."""
+    if b"openjd_" not in block:
+        return []
+    return [_build(m.group(1).decode(), m.group(2)) for m in _LINE_RE.finditer(block)]
+
+
+def _build(kind: str, raw: bytes) -> Macro:
+    value = raw.decode("utf-8", "replace")
+    if kind in ("env", "redacted_env"):
+        name, sep, rest = value.partition("=")
+        name = name.strip()
+        if not sep or not _NAME_RE.fullmatch(name):
+            return Macro(kind, value, error=f"openjd_{kind} expects NAME=VALUE, got {value!r}")  # type: ignore[arg-type]
+        return Macro(kind, rest, name=name)  # type: ignore[arg-type]
+    if kind == "unset_env":
+        name = value.strip()
+        if not _NAME_RE.fullmatch(name):
+            return Macro("unset_env", value, error=f"openjd_unset_env expects NAME, got {value!r}")
+        return Macro("unset_env", "", name=name)
+    return Macro(kind, value)  # type: ignore[arg-type]

@@ -1,0 +1,410 @@
+"""A Session: the environment stack, the lifecycle of its actions, and their state.
+
+This is the public Python API a render-farm worker drives:
+
+    session = Session(callback=print)
+    session.enter_environment(env, scope)       # onEnter (or the wrap hook)
+    session.run_task("Render", script, scope, task_parameters)
+    session.exit_environment()                  # innermost first
+    session.close()
+
+Each call runs one action to completion in the calling thread and returns
+its :class:`ActionResult`; :meth:`Session.cancel` may be called from any
+other thread or a signal handler. The session decides what runs (wrap hooks
+in place of inner actions, RFC 0008) and what macros mean; pipes, signals and
+process trees are :mod:`wraprun.process`'s business.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from openjd import _openjd_rs as rs
+
+from . import actions, events, macros, process, wrap
+from .actions import ActionError, ActionSpec, Position, ResolvedAction
+
+REDACTED = b"********"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Template-side symbols an action resolves against, and the expression profile."""
+
+    symbols: Mapping[str, Any]
+    profile: Any
+
+
+@dataclass
+class ActionResult:
+    state: str
+    """SUCCEEDED, FAILED, CANCELED or TIMEOUT."""
+    exit_code: int | None = None
+    fail_message: str = ""
+    progress: float | None = None
+    status_message: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+
+@dataclass
+class _Entered:
+    environment: Any
+    origin: str
+    symtab: dict[str, Any]
+    files: list[Any]
+    profile: Any
+    changes: dict[str, str | None] = field(default_factory=dict)
+    """Variables this environment set (value) or unset (None), in order."""
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        callback: events.EventCallback | None = None,
+        path_mapping_rules: list[Any] | None = None,
+        redacted_env_vars: bool = True,
+        os_env: Mapping[str, str] | None = None,
+        root: str | None = None,
+        retain_working_directory: bool = False,
+    ) -> None:
+        self._callback = callback or (lambda event: None)
+        self._rules = sorted(path_mapping_rules or [], key=lambda r: -len(r.source_path))
+        self._set_redacted_vars = redacted_env_vars
+        self._os_env = dict(os.environ if os_env is None else os_env)
+        self._retain = retain_working_directory
+        self.working_directory = tempfile.mkdtemp(prefix="wraprun-session-", dir=root)
+        self.files_directory = os.path.join(self.working_directory, ".files")
+        os.mkdir(self.files_directory, 0o700)
+        self._stack: list[_Entered] = []
+        self._wrapper: _Entered | None = None
+        self._session_vars: dict[str, str] = {}
+        """Session-lifetime openjd_env/variables map for WrappedAction.Environment (RFC 0008)."""
+        self._secrets: list[bytes] = []
+        self._control = process.Control()
+        self.canceled = False
+        self.status: ActionResult | None = None
+        self._base = self._session_symbols()
+
+    # --- public API -----------------------------------------------------------------------
+
+    @property
+    def environments_entered(self) -> list[str]:
+        return [entered.environment.name for entered in self._stack]
+
+    def map_path(self, path: str) -> str:
+        """Apply the session's path mapping rules (longest source first, first match wins)."""
+        for rule in self._rules:
+            changed, result = rule.apply(path=path)
+            if changed:
+                return str(result)
+        return path
+
+    def enter_environment(self, environment: Any, scope: Scope, origin: str = "") -> ActionResult:
+        """Enter a (template-side) environment: variables, then onEnter or its wrap hook.
+
+        The environment counts as entered even when its onEnter fails, so that
+        :meth:`exit_environment` still runs its onExit, as How Jobs Are Run requires.
+        """
+        if wrap.defines_wrap_hooks(environment) and self._wrapper is not None:
+            raise wrap.WrapError(
+                f"cannot enter '{environment.name}': '{self._wrapper.environment.name}' already "
+                "defines wrap hooks; RFC 0008 allows one wrapping environment per session"
+            )
+        script = environment.script
+        entered = _Entered(environment, origin, {}, list(script.embedded_files or []) if script else [], scope.profile)
+        self._stack.append(entered)
+        label = f"Enter environment '{environment.name}'"
+        try:
+            entered.symtab = self._env_symbols(entered, scope)
+            for name, value in (environment.variables or {}).items():
+                text = actions._fs(value).resolve_string(rs.SymbolTable(entered.symtab), profile=scope.profile)
+                entered.changes[name] = text
+                self._session_vars[name] = text
+        except ValueError as exc:
+            return self._fail_before_start(label, exc)
+        wrapper = self._wrapper
+        if wrap.defines_wrap_hooks(environment):
+            self._wrapper = entered
+        action = script.actions.on_enter if script is not None else None
+        if action is None:
+            return ActionResult("SUCCEEDED")
+        return self._run_env_action(entered, action, "onEnter", label, wrapper)
+
+    def exit_environment(self) -> ActionResult:
+        """Exit the innermost entered environment: onExit or its wrap hook, then drop its variables."""
+        entered = self._stack[-1]
+        label = f"Exit environment '{entered.environment.name}'"
+        try:
+            script = entered.environment.script
+            action = script.actions.on_exit if script is not None else None
+            wrapper = self._wrapper if self._wrapper is not entered else None
+            if action is None:
+                return ActionResult("SUCCEEDED")  # nothing to replace: no hook runs either
+            return self._run_env_action(entered, action, "onExit", label, wrapper)
+        finally:
+            self._stack.pop()
+            if self._wrapper is entered:
+                self._wrapper = None
+
+    def run_task(
+        self,
+        step_name: str,
+        script: Any,
+        scope: Scope,
+        task_parameters: Mapping[str, Any] | None = None,
+    ) -> ActionResult:
+        """Run one task's onRun (or the wrapping environment's onWrapTaskRun)."""
+        params = task_parameters or {}
+        shown = ", ".join(f"{k}={v.value}" for k, v in sorted(params.items()))
+        label = f"Task {step_name}" + (f" ({shown})" if shown else "")
+        task_dir = tempfile.mkdtemp(prefix="task-", dir=self.files_directory)
+        try:
+            symbols = {**self._base, **scope.symbols, **self._task_symbols(params)}
+            paths, files = actions.file_symbols(script.embedded_files, task_dir, "Task.File")
+            symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
+            symtab = self._with_lets(symbols, script.let, scope.profile)
+            actions.write_files(files, paths, "Task.File", symtab, scope.profile)
+            inner = actions.resolve(ActionSpec.of(script.actions.on_run), symtab, scope.profile, Position("onRun"))
+            if self._wrapper is None:
+                return self._run(inner, "onRun", label)
+            hook = self._hook(self._wrapper, "onWrapTaskRun", inner, step_name=step_name)
+        except ValueError as exc:
+            return self._fail_before_start(label, exc)
+        return self._run(hook, "onWrapTaskRun", label, wrapped_by=self._wrapper.environment.name)
+
+    def cancel(self, *, force: bool = False) -> None:
+        """Cancel the running action by its cancelation method (``force``: kill at once).
+
+        Safe from other threads and from signal handlers.
+        """
+        self.canceled = True
+        self._control.stop(force=force)
+
+    def close(self) -> None:
+        self._control.close()
+        if not self._retain:
+            shutil.rmtree(self.working_directory, ignore_errors=True)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scopes ---------------------------------------------------------------------------
+
+    def _session_symbols(self) -> dict[str, Any]:
+        rules_file = os.path.join(self.working_directory, "path-mapping.json")
+        with open(rules_file, "w", encoding="utf-8") as out:
+            json.dump({"version": "pathmapping-1.0", "path_mapping_rules": [r.to_dict() for r in self._rules]}, out)
+        return {
+            "Session.WorkingDirectory": rs.ExprValue(self.working_directory, "path"),
+            "Session.HasPathMappingRules": rs.ExprValue("true" if self._rules else "false"),
+            "Session.PathMappingRulesFile": rs.ExprValue(rules_file, "path"),
+        }
+
+    def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, Any]:
+        env_dir = tempfile.mkdtemp(prefix="env-", dir=self.files_directory)
+        symbols = {**self._base, **scope.symbols}
+        paths, files = actions.file_symbols(entered.files, env_dir, "Env.File")
+        symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
+        script = entered.environment.script
+        lets = script.let if script is not None else None
+        if lets:
+            table = rs.evaluate_let_bindings(list(lets), rs.SymbolTable(symbols), profile=scope.profile)
+            symbols = {name: table[name] for name in table.symbols}
+        actions.write_files(files, paths, "Env.File", rs.SymbolTable(symbols), scope.profile)
+        return symbols
+
+    def _with_lets(self, symbols: dict[str, Any], lets: Any, profile: Any) -> Any:
+        table = rs.SymbolTable(symbols)
+        if lets:
+            table = rs.evaluate_let_bindings(list(lets), table, profile=profile)
+        return table
+
+    def _task_symbols(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in params.items():
+            kind = value.type.name
+            raw = value.value
+            if kind == "PATH":
+                out[f"Task.Param.{name}"] = rs.ExprValue(self.map_path(raw), "path")
+                out[f"Task.RawParam.{name}"] = rs.ExprValue(raw)
+                continue
+            if kind == "FLOAT":
+                typed = rs.ExprValue.from_float(value.item(), original_str=raw)
+            elif kind == "INT":
+                typed = rs.ExprValue(int(value.item()))
+            else:  # STRING, and CHUNK[INT] whose value is its range string
+                typed = rs.ExprValue(raw)
+            out[f"Task.Param.{name}"] = typed
+            out[f"Task.RawParam.{name}"] = typed
+        return out
+
+    # --- running --------------------------------------------------------------------------
+
+    def _run_env_action(
+        self, entered: _Entered, action: Any, kind: str, label: str, wrapper: _Entered | None
+    ) -> ActionResult:
+        try:
+            table = rs.SymbolTable(entered.symtab)
+            inner = actions.resolve(ActionSpec.of(action), table, entered.profile, Position(kind))
+            if wrapper is None:
+                return self._run(inner, kind, label, target=entered)
+            hook_kind = wrap.HOOK_FOR[kind]
+            hook = self._hook(wrapper, hook_kind, inner, env_name=entered.environment.name)
+        except ValueError as exc:
+            return self._fail_before_start(label, exc)
+        return self._run(hook, hook_kind, label, target=entered, wrapped_by=wrapper.environment.name)
+
+    def _hook(self, wrapper: _Entered, kind: str, inner: ResolvedAction, **names: str) -> ResolvedAction:
+        """Resolve the wrapping environment's hook for ``inner`` in the wrapper's own scope."""
+        environment_list = [f"{k}={v}" for k, v in self._session_vars.items()]
+        symbols = {**wrapper.symtab, **wrap.wrapped_symbols(inner, environment_list, **names)}
+        hook = getattr(wrapper.environment.script.actions, kind)
+        return actions.resolve(ActionSpec.of(hook), rs.SymbolTable(symbols), wrapper.profile, Position(kind))
+
+    def _process_env(self) -> dict[str, str]:
+        env = dict(self._os_env)
+        for entered in self._stack:
+            for name, value in entered.changes.items():
+                if value is None:
+                    env.pop(name, None)
+                else:
+                    env[name] = value
+        return env
+
+    def _run(
+        self,
+        action: ResolvedAction,
+        kind: str,
+        label: str,
+        *,
+        target: _Entered | None = None,
+        wrapped_by: str = "",
+    ) -> ActionResult:
+        """Run a resolved action; macros apply to ``target`` (the environment being entered)."""
+        problem = command_line_problem(action.argv, self._process_env())
+        if problem:
+            what = f"{kind} of the wrapping environment '{wrapped_by}' for {label}" if wrapped_by else f"{kind} of {label}"
+            return self._fail_before_start(label, ValueError(f"{what}: {problem}"))
+        self._emit(events.ActionStarted(kind, self._redact_text(label), tuple(self._redact_text(a) for a in action.argv), wrapped_by))
+        result = ActionResult("RUNNING")
+        self.status = result
+        entering = kind in ("onEnter", "onWrapEnvEnter")
+
+        def on_output(block: bytes) -> None:
+            for macro in macros.scan(block):
+                self._apply(macro, result, target if entering else None)
+            if self._secrets:
+                for secret in self._secrets:
+                    block = block.replace(secret, REDACTED)
+            self._emit(events.ActionOutput(block))
+
+        self._control.reset()
+        if self.canceled and kind not in ("onExit", "onWrapEnvExit"):
+            # A cancel that landed between actions still stops work that is not teardown.
+            self._control.stop()
+        outcome = process.run(
+            action.argv,
+            env=self._process_env(),
+            cwd=self.working_directory,
+            on_output=on_output,
+            control=self._control,
+            timeout=action.timeout,
+            grace=action.grace,
+            before_notify=self._write_cancel_info,
+        )
+        result.exit_code = outcome.exit_code
+        if outcome.start_error:
+            result.state, result.fail_message = "FAILED", outcome.start_error
+        elif outcome.timed_out:
+            result.state = "TIMEOUT"
+            result.fail_message = result.fail_message or f"timed out after {action.timeout} s"
+        elif outcome.stopped:
+            result.state = "CANCELED"
+        elif outcome.exit_code == 0:
+            result.state = "SUCCEEDED"
+        else:
+            result.state = "FAILED"
+        return self._report(label, result)
+
+    def _apply(self, macro: macros.Macro, result: ActionResult, target: _Entered | None) -> None:
+        """What a macro means (How Jobs Are Run; RFC 0003; RFC 0008 for the session map)."""
+        if macro.error:
+            self._emit(events.SessionMessage(self._redact_text(macro.error), "warning"))
+            return
+        if macro.kind == "redacted_env":
+            secret = macro.value.encode("utf-8", "surrogateescape")
+            if secret and secret not in self._secrets:
+                self._secrets.append(secret)
+            if not self._set_redacted_vars:
+                return
+        if macro.kind in ("env", "redacted_env"):
+            self._session_vars[macro.name] = macro.value
+            if target is not None:
+                target.changes[macro.name] = macro.value
+        elif macro.kind == "unset_env":
+            self._session_vars.pop(macro.name, None)
+            if target is not None:
+                target.changes[macro.name] = None
+        elif macro.kind == "fail":
+            result.fail_message = self._redact_text(macro.value)
+        elif macro.kind == "progress":
+            result.progress = macro.progress
+            self._emit(events.ActionProgress(result.progress, result.status_message))
+        elif macro.kind == "status":
+            result.status_message = self._redact_text(macro.value)
+            self._emit(events.ActionProgress(result.progress, result.status_message))
+
+    def _write_cancel_info(self, grace: float) -> None:
+        end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
+        path = os.path.join(self.working_directory, "cancel_info.json")
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump({"NotifyEnd": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
+
+    def _fail_before_start(self, label: str, exc: BaseException) -> ActionResult:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return self._report(label, ActionResult("FAILED", fail_message=self._redact_text(message)))
+
+    def _report(self, label: str, result: ActionResult) -> ActionResult:
+        self.status = result
+        self._emit(events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.fail_message))
+        return result
+
+    def _emit(self, event: events.Event) -> None:
+        self._callback(event)
+
+    def _redact_text(self, text: str) -> str:
+        if not self._secrets:
+            return text
+        raw = text.encode("utf-8", "surrogateescape")
+        for secret in self._secrets:
+            raw = raw.replace(secret, REDACTED)
+        return raw.decode("utf-8", "surrogateescape")
+
+
+def command_line_problem(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """Why exec would fail with E2BIG, before trying: names the limit that is exceeded."""
+    single = 32 * os.sysconf("SC_PAGE_SIZE")  # Linux MAX_ARG_STRLEN
+    for index, arg in enumerate(argv):
+        size = len(arg.encode("utf-8", "surrogateescape")) + 1
+        if size > single:
+            return f"argument {index} is {size} bytes; the OS limit for one argument (MAX_ARG_STRLEN) is {single} bytes"
+    total = sum(len(a.encode("utf-8", "surrogateescape")) + 1 + 8 for a in argv)
+    total += sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
+    limit = os.sysconf("SC_ARG_MAX")
+    if total > limit:
+        return f"command line and environment take {total} bytes; the OS limit (ARG_MAX) is {limit} bytes"
+    return ""
