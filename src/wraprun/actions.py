@@ -43,18 +43,19 @@ class ActionSpec:
         cancel = action.cancelation
         mode = notify = None
         if cancel is not None:
-            mode = _fs(cancel.mode)
-            notify = _fs(cancel.notify_period_in_seconds)
+            mode = format_string(cancel.mode)
+            notify = format_string(cancel.notify_period_in_seconds)
         return cls(
-            command=_fs(action.command),
-            args=tuple(_fs(a) for a in action.args or ()),
-            timeout=_fs(action.timeout),
+            command=format_string(action.command),
+            args=tuple(format_string(a) for a in action.args or ()),
+            timeout=format_string(action.timeout),
             cancel_mode=mode,
             notify_period=notify,
         )
 
 
-def _fs(value: Any) -> Any:
+def format_string(value: Any) -> Any:
+    """A FormatString for a field that the model hands over as text or as a FormatString."""
     if value is None or isinstance(value, rs.FormatString):
         return value
     return rs.FormatString(str(value))
@@ -183,7 +184,7 @@ def write_files(files: list[Any], paths: dict[str, str], prefix: str, symtab: An
         path = paths[f"{prefix}.{f.name}"]
         data = f.data if f.data is not None else ""
         try:
-            text = _fs(data).resolve_string(symtab, profile=profile)
+            text = format_string(data).resolve_string(symtab, profile=profile)
         except ValueError as exc:
             raise ActionError(f"embedded file {f.name}: {str(exc).splitlines()[0]}") from exc
         if (f.end_of_line or "AUTO") == "CRLF":

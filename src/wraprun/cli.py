@@ -31,23 +31,52 @@ def build_parser() -> argparse.ArgumentParser:
             help="run a job template in one session" if name == "session" else "same as 'session'",
         )
         run.add_argument("template", metavar="JOB_TEMPLATE")
-        run.add_argument("--env", action="append", default=[], metavar="ENV_TEMPLATE",
-                         help="environment template to enter first (repeatable, outermost first)")
-        run.add_argument("-p", "--job-param", action="append", default=[], metavar="PARAM",
-                         help="job parameter: NAME=VALUE, file://PATH (YAML/JSON) or a JSON object")
+        run.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="ENV_TEMPLATE",
+            help="environment template to enter first (repeatable, outermost first)",
+        )
+        run.add_argument(
+            "-p",
+            "--job-param",
+            action="append",
+            default=[],
+            metavar="PARAM",
+            help="job parameter: NAME=VALUE, file://PATH (YAML/JSON) or a JSON object",
+        )
         run.add_argument("--step", metavar="NAME", help="run only this step")
-        run.add_argument("--run-dependencies", action="store_true",
-                         help="with --step: also run the steps it depends on, first")
+        run.add_argument(
+            "--run-dependencies",
+            action="store_true",
+            help="with --step: also run the steps it depends on, first",
+        )
         run.add_argument("--tasks", metavar="JSON", help="tasks to run: a JSON list or file://PATH")
-        run.add_argument("-tp", "--task-param", action="append", default=[], metavar="NAME=VALUE",
-                         help="parameter values of one task to run (repeatable)")
+        run.add_argument(
+            "-tp",
+            "--task-param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="parameter values of one task to run (repeatable)",
+        )
         run.add_argument("--maximum-tasks", type=int, metavar="N", help="run at most N tasks per step")
-        run.add_argument("--path-mapping-rules", metavar="RULES",
-                         help="pathmapping-1.0 rules: file://PATH or inline JSON")
-        run.add_argument("--output", choices=("human", "jsonl"), default="human",
-                         help="human lines (default) or JSON lines")
-        run.add_argument("--preserve", action="store_true",
-                         help="keep the session working directory")
+        run.add_argument(
+            "--path-mapping-rules", metavar="RULES", help="pathmapping-1.0 rules: file://PATH or inline JSON"
+        )
+        run.add_argument(
+            "--output",
+            choices=("human", "jsonl"),
+            default="human",
+            help="human lines (default) or JSON lines",
+        )
+        run.add_argument("--preserve", action="store_true", help="keep the session working directory")
+
+    from .conformance import command as conformance_command  # argparse only; cheap to import
+
+    conformance = sub.add_parser("conformance", help="run an OpenJD conformance suite")
+    conformance_command.add_arguments(conformance)
     return parser
 
 
@@ -56,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args.files)
+        if args.command == "conformance":
+            from .conformance import command as conformance_command
+
+            return conformance_command.run(args)
         return _session(args)
     except KeyboardInterrupt:
         return EXIT_CANCELED
@@ -96,22 +129,39 @@ def _session(args: Any) -> int:
         return EXIT_INVALID
 
     live = args.output == "human" and sys.stdout.isatty()
-    sink: Any = events.HumanSink(sys.stdout, live=live) if args.output == "human" else events.JsonLinesSink(sys.stdout)
-    session = Session(callback=sink, path_mapping_rules=rules,
-                      redacted_env_vars=_declares_redaction(job_template, env_templates),
-                      retain_working_directory=args.preserve)
+    sink: Any = (
+        events.HumanSink(sys.stdout, live=live)
+        if args.output == "human"
+        else events.JsonLinesSink(sys.stdout)
+    )
+    session = Session(
+        callback=sink,
+        path_mapping_rules=rules,
+        redacted_env_vars=_declares_redaction(job_template, env_templates),
+        retain_working_directory=args.preserve,
+    )
     try:
         try:
-            created = job.create(job_template, env_templates, parameters, rules=rules, map_path=session.map_path)
-            planned = job.plan(created, job_template, env_templates, rules=rules, map_path=session.map_path,
-                               step_name=args.step, run_dependencies=args.run_dependencies,
-                               task_selection=selection, maximum_tasks=args.maximum_tasks)
+            created = job.create(job_template, env_templates, parameters)
+            planned = job.plan(
+                created,
+                job_template,
+                env_templates,
+                rules=rules,
+                map_path=session.map_path,
+                step_name=args.step,
+                run_dependencies=args.run_dependencies,
+                task_selection=selection,
+                maximum_tasks=args.maximum_tasks,
+            )
             runner.check_wrap_layers(planned)
         except (job.InputError, wrap.WrapError, TemplateError) as exc:
             print(f"wraprun: {exc}", file=sys.stderr)
             return EXIT_INVALID
         run = runner.Runner(planned, session, sink)
-        previous = {sig: signal.signal(sig, lambda *_: run.interrupt()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, lambda *_: run.interrupt()) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             outcome = run.run()
         finally:

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import IO, Union
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class TaskCount:
     step: str = ""
 
 
-Event = Union[ActionStarted, ActionOutput, ActionProgress, ActionEnded, SessionMessage, TaskCount]
+Event = ActionStarted | ActionOutput | ActionProgress | ActionEnded | SessionMessage | TaskCount
 EventCallback = Callable[[Event], None]
 
 
@@ -85,12 +85,7 @@ class HumanSink:
             out.write("\r\x1b[K")
             self._shown = False
         if isinstance(event, ActionOutput):
-            out.flush()
-            out.buffer.write(event.data) if hasattr(out, "buffer") else out.write(
-                event.data.decode("utf-8", "replace")
-            )
-            if hasattr(out, "buffer"):
-                out.buffer.flush()
+            self._write_bytes(event.data)
         elif isinstance(event, ActionStarted):
             via = f" via {event.wrapped_by}.{event.kind}" if event.wrapped_by else ""
             # Only the command: arguments may carry values (secrets, text the job
@@ -121,6 +116,16 @@ class HumanSink:
             self._shown = True
         out.flush()
 
+    def _write_bytes(self, data: bytes) -> None:
+        """Relay output as the process wrote it: bytes straight to the underlying buffer."""
+        raw = getattr(self.stream, "buffer", None)
+        if raw is None:
+            self.stream.write(data.decode("utf-8", "replace"))
+            return
+        self.stream.flush()
+        raw.write(data)
+        raw.flush()
+
     def close(self) -> None:
         if self._shown:
             self.stream.write("\r\x1b[K")
@@ -147,4 +152,3 @@ class JsonLinesSink:
 
     def close(self) -> None:
         pass
-

@@ -121,12 +121,14 @@ def create(
     env_templates: Sequence[Template],
     parameters: dict[str, Any],
     *,
-    rules: list[Any],
-    map_path: Any,
     cwd: str | None = None,
 ) -> Any:
     """Validate parameter values and create the job (openjd-model)."""
     envs = [t.model for t in env_templates]
+    # openjd-model cannot type an empty Python list (it has no element to infer
+    # from) but accepts the JSON text of one, which it parses against the
+    # parameter's declared type.
+    parameters = {k: ("[]" if v == [] else v) for k, v in parameters.items()}
     try:
         values = rs.preprocess_job_parameters(
             job_template=job_template.model,
@@ -135,7 +137,9 @@ def create(
             job_template_dir=str(job_template.path.resolve().parent),
             current_working_dir=str(Path(cwd or os.getcwd()).resolve()),
         )
-        return rs.create_job(job_template=job_template.model, job_parameter_values=values, environment_templates=envs)
+        return rs.create_job(
+            job_template=job_template.model, job_parameter_values=values, environment_templates=envs
+        )
     except (ValueError, TypeError) as exc:
         raise InputError(f"{job_template.path}: parameters: {exc}") from exc
 
@@ -175,7 +179,9 @@ def plan(
     job_profile = job_template.expr_profile(rules)
     environments: list[tuple[str, Any, Scope]] = []
     for template in env_templates:
-        environments.append((f"--env {template.path}", template.model.environment, Scope(base, template.expr_profile(rules))))
+        environments.append(
+            (f"--env {template.path}", template.model.environment, Scope(base, template.expr_profile(rules)))
+        )
     job_scope = Scope(base, job_profile)
     for env in job_template.model.job_environments or ():
         environments.append(("job environment", env, job_scope))
@@ -213,7 +219,9 @@ def _select_steps(ordered: list[Any], name: str | None, with_deps: bool, where: 
     return [s for s in ordered if s.name in needed]
 
 
-def select_tasks(step: Any, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path) -> list[dict[str, Any]]:
+def select_tasks(
+    step: Any, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path
+) -> list[dict[str, Any]]:
     """The tasks of a step, in parameter-space order; ``selection`` picks given ones."""
     if step.parameter_space is None:
         tasks: list[dict[str, Any]] = [{}]

@@ -13,7 +13,6 @@ import os
 import selectors
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -248,7 +247,3 @@ def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
             child.kill()
         except psutil.Error:
             pass
-
-
-def main_thread_only() -> bool:
-    return threading.current_thread() is threading.main_thread()

@@ -29,7 +29,7 @@ from typing import Any
 from openjd import _openjd_rs as rs
 
 from . import actions, events, macros, process, wrap
-from .actions import ActionError, ActionSpec, Position, ResolvedAction
+from .actions import ActionSpec, Position, ResolvedAction
 
 REDACTED = b"********"
 
@@ -122,13 +122,17 @@ class Session:
                 "defines wrap hooks; RFC 0008 allows one wrapping environment per session"
             )
         script = environment.script
-        entered = _Entered(environment, origin, {}, list(script.embedded_files or []) if script else [], scope.profile)
+        entered = _Entered(
+            environment, origin, {}, list(script.embedded_files or []) if script else [], scope.profile
+        )
         self._stack.append(entered)
         label = f"Enter environment '{environment.name}'"
         try:
             entered.symtab = self._env_symbols(entered, scope)
             for name, value in (environment.variables or {}).items():
-                text = actions._fs(value).resolve_string(rs.SymbolTable(entered.symtab), profile=scope.profile)
+                text = actions.format_string(value).resolve_string(
+                    rs.SymbolTable(entered.symtab), profile=scope.profile
+                )
                 entered.changes[name] = text
                 self._session_vars[name] = text
         except ValueError as exc:
@@ -175,7 +179,9 @@ class Session:
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
             symtab = self._with_lets(symbols, script.let, scope.profile)
             actions.write_files(files, paths, "Task.File", symtab, scope.profile)
-            inner = actions.resolve(ActionSpec.of(script.actions.on_run), symtab, scope.profile, Position("onRun"))
+            inner = actions.resolve(
+                ActionSpec.of(script.actions.on_run), symtab, scope.profile, Position("onRun")
+            )
             if self._wrapper is None:
                 return self._run(inner, "onRun", label)
             hook = self._hook(self._wrapper, "onWrapTaskRun", inner, step_name=step_name)
@@ -207,7 +213,9 @@ class Session:
     def _session_symbols(self) -> dict[str, Any]:
         rules_file = os.path.join(self.working_directory, "path-mapping.json")
         with open(rules_file, "w", encoding="utf-8") as out:
-            json.dump({"version": "pathmapping-1.0", "path_mapping_rules": [r.to_dict() for r in self._rules]}, out)
+            json.dump(
+                {"version": "pathmapping-1.0", "path_mapping_rules": [r.to_dict() for r in self._rules]}, out
+            )
         return {
             "Session.WorkingDirectory": rs.ExprValue(self.working_directory, "path"),
             "Session.HasPathMappingRules": rs.ExprValue("true" if self._rules else "false"),
@@ -297,9 +305,17 @@ class Session:
         """Run a resolved action; macros apply to ``target`` (the environment being entered)."""
         problem = command_line_problem(action.argv, self._process_env())
         if problem:
-            what = f"{kind} of the wrapping environment '{wrapped_by}' for {label}" if wrapped_by else f"{kind} of {label}"
+            what = (
+                f"{kind} of the wrapping environment '{wrapped_by}' for {label}"
+                if wrapped_by
+                else f"{kind} of {label}"
+            )
             return self._fail_before_start(label, ValueError(f"{what}: {problem}"))
-        self._emit(events.ActionStarted(kind, self._redact_text(label), tuple(self._redact_text(a) for a in action.argv), wrapped_by))
+        self._emit(
+            events.ActionStarted(
+                kind, self._redact_text(label), tuple(self._redact_text(a) for a in action.argv), wrapped_by
+            )
+        )
         result = ActionResult("RUNNING")
         self.status = result
         entering = kind in ("onEnter", "onWrapEnvEnter")
@@ -380,7 +396,9 @@ class Session:
 
     def _report(self, label: str, result: ActionResult) -> ActionResult:
         self.status = result
-        self._emit(events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.fail_message))
+        self._emit(
+            events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.fail_message)
+        )
         return result
 
     def _emit(self, event: events.Event) -> None:
@@ -401,10 +419,10 @@ def command_line_problem(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
     for index, arg in enumerate(argv):
         size = len(arg.encode("utf-8", "surrogateescape")) + 1
         if size > single:
-            return f"argument {index} is {size} bytes; the OS limit for one argument (MAX_ARG_STRLEN) is {single} bytes"
+            return f"argument {index} is {size} bytes; the OS limit for one argument (MAX_ARG_STRLEN) is {single}"
     total = sum(len(a.encode("utf-8", "surrogateescape")) + 1 + 8 for a in argv)
     total += sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
-    limit = os.sysconf("SC_ARG_MAX")
-    if total > limit:
-        return f"command line and environment take {total} bytes; the OS limit (ARG_MAX) is {limit} bytes"
+    arg_max = os.sysconf("SC_ARG_MAX")
+    if total > arg_max:
+        return f"command line and environment take {total} bytes; the OS limit (ARG_MAX) is {arg_max} bytes"
     return ""

@@ -1,0 +1,1 @@
+"""Runner for the public OpenJD conformance test format (``wraprun conformance``)."""

@@ -1,0 +1,72 @@
+"""Shared test helpers: write templates, run the CLI the way users do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PUBLIC_SUITE = SHARED / "openjd-conformance" / "2023-09"
+
+
+def write(path: Path, document: Any) -> Path:
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def wraprun(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wraprun", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def wraprun_then_signal(
+    args: list[str], ready: Path, sig: int = signal.SIGTERM, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Start wraprun, wait until ``ready`` exists, send ``sig``, return what it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wraprun", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    end = time.monotonic() + timeout
+    while not ready.exists():
+        if time.monotonic() > end or proc.poll() is not None:
+            proc.kill()
+            out = proc.communicate()[0]
+            raise AssertionError(f"never became ready; output:\n{out}")
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out = proc.communicate(timeout=timeout)[0]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+
+
+def markers(output: str, prefix: str = "M:") -> list[str]:
+    """The marker lines a test's actions printed, in order."""
+    return [line for line in output.splitlines() if line.startswith(prefix)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def survivors(pid_dir: Path, wait: float = 3.0) -> list[int]:
+    """Processes whose pid files are in ``pid_dir`` and still alive after ``wait`` seconds."""
+    pids = [int(p.read_text()) for p in pid_dir.glob("*.pid")]
+    end = time.monotonic() + wait
+    while time.monotonic() < end and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    left = [p for p in pids if alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    return left
