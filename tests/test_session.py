@@ -18,7 +18,7 @@ def plan_for(tmp: Path, document: dict, session: Session, envs: list[dict] | Non
     job_template = templates.load(write(tmp / "job.yaml", document))
     env_templates = [templates.load(write(tmp / f"env{i}.yaml", e)) for i, e in enumerate(envs or [])]
     created = job.create(job_template, env_templates, {})
-    return job.plan(created, job_template, env_templates, rules=[], map_path=session.map_path)
+    return job.plan(created, job_template, env_templates)
 
 
 def task_job(body: str, **action: object) -> dict:

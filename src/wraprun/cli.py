@@ -7,6 +7,7 @@ Exit codes (documented in README.md):
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -148,7 +149,6 @@ def _session(args: Any) -> int:
                 job_template,
                 env_templates,
                 rules=rules,
-                map_path=session.map_path,
                 step_name=args.step,
                 run_dependencies=args.run_dependencies,
                 task_selection=selection,
@@ -170,16 +170,20 @@ def _session(args: Any) -> int:
     finally:
         session.close()
         sink.close()
-    if args.preserve:
-        print(f"Session working directory kept: {session.working_directory}")
     if outcome.state == "SUCCEEDED":
-        print(f"Session succeeded: {outcome.tasks_run} task(s) run.")
-        return EXIT_OK
-    if outcome.state == "CANCELED":
-        print("Session canceled.")
-        return EXIT_CANCELED
-    print(f"Session failed: {outcome.failed}")
-    return EXIT_FAILED
+        code, summary = EXIT_OK, f"Session succeeded: {outcome.tasks_run} task(s) run."
+    elif outcome.state == "CANCELED":
+        code, summary = EXIT_CANCELED, "Session canceled."
+    else:
+        code, summary = EXIT_FAILED, f"Session failed: {outcome.failed}"
+    if args.preserve:
+        summary += f"\nSession working directory kept: {session.working_directory}"
+    if not getattr(sink, "closed", False):
+        try:
+            print(summary, flush=True)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 def _declares_redaction(job_template: Any, env_templates: Sequence[Any]) -> bool:

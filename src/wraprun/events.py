@@ -79,7 +79,18 @@ class HumanSink:
     _tasks: str = ""
     _shown: bool = False
 
+    closed: bool = False
+    """The reader went away (``| head``): stop writing, let the session tear down."""
+
     def __call__(self, event: Event) -> None:
+        if self.closed:
+            return
+        try:
+            self._write(event)
+        except BrokenPipeError:
+            self.closed = True
+
+    def _write(self, event: Event) -> None:
         out = self.stream
         if self._shown:
             out.write("\r\x1b[K")

@@ -17,6 +17,7 @@ from typing import Any
 
 from openjd import _openjd_rs as rs
 
+from .paths import PathMapping
 from .session import Scope
 from .templates import Template, TemplateError, read_document
 
@@ -144,7 +145,7 @@ def create(
         raise InputError(f"{job_template.path}: parameters: {exc}") from exc
 
 
-def job_symbols(job: Any, map_path: Any) -> dict[str, Any]:
+def job_symbols(job: Any, map_path: PathMapping) -> dict[str, Any]:
     """Param.* (PATH values path-mapped), RawParam.* and Job.Name."""
     symbols: dict[str, Any] = {"Job.Name": rs.ExprValue(job.name)}
     for name, parameter in job.parameters.items():
@@ -168,14 +169,14 @@ def plan(
     job_template: Template,
     env_templates: Sequence[Template],
     *,
-    rules: list[Any],
-    map_path: Any,
+    rules: Sequence[Any] = (),
     step_name: str | None = None,
     run_dependencies: bool = False,
     task_selection: list[dict[str, Any]] | None = None,
     maximum_tasks: int | None = None,
 ) -> JobPlan:
-    base = job_symbols(job, map_path)
+    rules = list(rules)
+    base = job_symbols(job, PathMapping(rules))
     job_profile = job_template.expr_profile(rules)
     environments: list[tuple[str, Any, Scope]] = []
     for template in env_templates:

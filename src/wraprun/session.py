@@ -30,6 +30,7 @@ from openjd import _openjd_rs as rs
 
 from . import actions, events, macros, process, wrap
 from .actions import ActionSpec, Position, ResolvedAction
+from .paths import PathMapping
 
 REDACTED = b"********"
 
@@ -79,7 +80,7 @@ class Session:
         retain_working_directory: bool = False,
     ) -> None:
         self._callback = callback or (lambda event: None)
-        self._rules = sorted(path_mapping_rules or [], key=lambda r: -len(r.source_path))
+        self.map_path = PathMapping(path_mapping_rules or [])
         self._set_redacted_vars = redacted_env_vars
         self._os_env = dict(os.environ if os_env is None else os_env)
         self._retain = retain_working_directory
@@ -101,14 +102,6 @@ class Session:
     @property
     def environments_entered(self) -> list[str]:
         return [entered.environment.name for entered in self._stack]
-
-    def map_path(self, path: str) -> str:
-        """Apply the session's path mapping rules (longest source first, first match wins)."""
-        for rule in self._rules:
-            changed, result = rule.apply(path=path)
-            if changed:
-                return str(result)
-        return path
 
     def enter_environment(self, environment: Any, scope: Scope, origin: str = "") -> ActionResult:
         """Enter a (template-side) environment: variables, then onEnter or its wrap hook.
@@ -213,12 +206,11 @@ class Session:
     def _session_symbols(self) -> dict[str, Any]:
         rules_file = os.path.join(self.working_directory, "path-mapping.json")
         with open(rules_file, "w", encoding="utf-8") as out:
-            json.dump(
-                {"version": "pathmapping-1.0", "path_mapping_rules": [r.to_dict() for r in self._rules]}, out
-            )
+            rules = [rule.to_dict() for rule in self.map_path.rules]
+            json.dump({"version": "pathmapping-1.0", "path_mapping_rules": rules}, out)
         return {
             "Session.WorkingDirectory": rs.ExprValue(self.working_directory, "path"),
-            "Session.HasPathMappingRules": rs.ExprValue("true" if self._rules else "false"),
+            "Session.HasPathMappingRules": rs.ExprValue("true" if self.map_path else "false"),
             "Session.PathMappingRulesFile": rs.ExprValue(rules_file, "path"),
         }
 
@@ -419,7 +411,7 @@ def command_line_problem(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
     for index, arg in enumerate(argv):
         size = len(arg.encode("utf-8", "surrogateescape")) + 1
         if size > single:
-            return f"argument {index} is {size} bytes; the OS limit for one argument (MAX_ARG_STRLEN) is {single}"
+            return f"argument {index} is {size} bytes; the OS limit for one is {single} (MAX_ARG_STRLEN)"
     total = sum(len(a.encode("utf-8", "surrogateescape")) + 1 + 8 for a in argv)
     total += sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
     arg_max = os.sysconf("SC_ARG_MAX")
