@@ -60,7 +60,7 @@ def test_drive_a_session_step_by_step(tmp_path: Path) -> None:
         assert session.enter_environment(env, scope, origin).succeeded
         assert session.environments_entered == ["E"]
         step = plan.steps[0]
-        result = session.run_task("S", step.step.script, step.scope, step.tasks[0])
+        result = session.run_task("S", step.script, step.scope, step.tasks[0])
         assert result.succeeded and result.exit_code == 0
         assert (result.progress, result.status_message) == (50.0, "half")
         assert session.exit_environment().succeeded
@@ -88,7 +88,7 @@ def test_cancel_from_another_thread(tmp_path: Path) -> None:
         step = plan.steps[0]
         threading.Timer(0.5, session.cancel).start()
         started = time.monotonic()
-        result = session.run_task("S", step.step.script, step.scope, step.tasks[0])
+        result = session.run_task("S", step.script, step.scope, step.tasks[0])
         assert result.state == "CANCELED"
         assert time.monotonic() - started < 10
         assert (Path(session.working_directory) / "cancel_info.json").exists()
@@ -123,7 +123,7 @@ def test_redacted_values_never_reach_events(tmp_path: Path) -> None:
         ((origin, env, scope),) = plan.environments
         session.enter_environment(env, scope, origin)
         step = plan.steps[0]
-        session.run_task("S", step.step.script, step.scope, step.tasks[0])
+        session.run_task("S", step.script, step.scope, step.tasks[0])
         session.exit_environment()
     for sink_type in (events.HumanSink, events.JsonLinesSink):
         stream = io.StringIO()

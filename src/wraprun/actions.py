@@ -97,7 +97,7 @@ class ResolvedAction:
 
 def resolve(spec: ActionSpec, symtab: Any, profile: Any, position: Position) -> ResolvedAction:
     try:
-        argv = [spec.command.resolve_string(symtab, profile=profile)]
+        argv = [_text_of(spec.command, symtab, profile)]
         argv.extend(resolve_args(spec.args, symtab, profile))
         declared_timeout = _optional_int(spec.timeout, symtab, profile, "timeout", 1, None)
         mode, period = _cancelation(spec, symtab, profile)
@@ -113,6 +113,9 @@ def resolve_args(args: tuple[rs.FormatString, ...], symtab: Any, profile: Any) -
     """RFC 0005 §1.3.2: a null argument is dropped, a list gives one argument per element."""
     out: list[str] = []
     for arg in args:
+        if arg.is_literal():
+            out.append(arg.raw())  # nothing to evaluate: the common case, kept cheap
+            continue
         value = arg.resolve(symtab, profile=profile)
         if value.is_null:
             continue
@@ -125,6 +128,10 @@ def resolve_args(args: tuple[rs.FormatString, ...], symtab: Any, profile: Any) -
 
 def _text(value: Any) -> str:
     return str(value)
+
+
+def _text_of(field: rs.FormatString, symtab: Any, profile: Any) -> str:
+    return field.raw() if field.is_literal() else field.resolve_string(symtab, profile=profile)
 
 
 def _optional_int(

@@ -95,6 +95,8 @@ class StepRun:
     """One step to run: its job-side model, its environments, its tasks."""
 
     step: Any
+    script: Any
+    """The step's script, held once: the model builds a new wrapper on every attribute access."""
     environments: list[Any]
     """Template-side environments (they carry wrap hooks and script ``let``)."""
     scope: Scope
@@ -201,7 +203,7 @@ def plan(
         only_this = task_selection if step_name is None or step.name == step_name else None
         tasks = select_tasks(step, only_this, maximum_tasks, job_template.path)
         step_envs = list(templates[step.name].step_environments or ())
-        steps.append(StepRun(step, step_envs, Scope(symbols, job_profile), tasks))
+        steps.append(StepRun(step, step.script, step_envs, Scope(symbols, job_profile), tasks))
     return JobPlan(job, job_template, list(env_templates), environments, steps)
 
 

@@ -74,7 +74,7 @@ class Outcome:
 def run(
     argv: Sequence[str],
     *,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | None,
     cwd: str,
     on_output: OutputSink,
     control: Control,
@@ -84,6 +84,7 @@ def run(
 ) -> Outcome:
     """Run ``argv`` to completion, streaming merged stdout/stderr to ``on_output``.
 
+    ``env`` None means the child inherits this process's environment.
     ``grace`` is the stop policy: None kills the process tree at once; a number
     sends SIGTERM to the process, waits that many seconds, then kills the tree.
     ``before_notify(grace)`` runs just before that SIGTERM.
@@ -94,7 +95,7 @@ def run(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=dict(env),
+            env=env,
             cwd=cwd,
             start_new_session=True,  # its own process group: the tree we stop
             bufsize=0,

@@ -69,7 +69,7 @@ class Runner:
                         if self.session.canceled:
                             return self._canceled()
                         self.emit(events.TaskCount(done, total, step.step.name))
-                        result = self.session.run_task(step.step.name, step.step.script, step.scope, task)
+                        result = self.session.run_task(step.step.name, step.script, step.scope, task)
                         done += 1
                         self.outcome.tasks_run = done
                         if not self._ok(result):

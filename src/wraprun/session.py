@@ -88,6 +88,9 @@ class Session:
         self.files_directory = os.path.join(self.working_directory, ".files")
         os.mkdir(self.files_directory, 0o700)
         self._stack: list[_Entered] = []
+        self._env_cache: tuple[dict[str, str] | None, int] | None = None
+        self._inherit_env = os_env is None
+        self._scripts: dict[int, tuple[Any, tuple[ActionSpec, list[Any], list[str]]]] = {}
         self._wrapper: _Entered | None = None
         self._session_vars: dict[str, str] = {}
         """Session-lifetime openjd_env/variables map for WrappedAction.Environment (RFC 0008)."""
@@ -128,6 +131,7 @@ class Session:
                 )
                 entered.changes[name] = text
                 self._session_vars[name] = text
+                self._env_cache = None
         except ValueError as exc:
             return self._fail_before_start(label, exc)
         wrapper = self._wrapper
@@ -151,6 +155,7 @@ class Session:
             return self._run_env_action(entered, action, "onExit", label, wrapper)
         finally:
             self._stack.pop()
+            self._env_cache = None
             if self._wrapper is entered:
                 self._wrapper = None
 
@@ -165,16 +170,15 @@ class Session:
         params = task_parameters or {}
         shown = ", ".join(f"{k}={v.value}" for k, v in sorted(params.items()))
         label = f"Task {step_name}" + (f" ({shown})" if shown else "")
-        task_dir = tempfile.mkdtemp(prefix="task-", dir=self.files_directory)
+        on_run, embedded, lets = self._prepared(script)
         try:
             symbols = {**self._base, **scope.symbols, **self._task_symbols(params)}
-            paths, files = actions.file_symbols(script.embedded_files, task_dir, "Task.File")
+            task_dir = self._scratch("task-") if embedded else ""
+            paths, files = actions.file_symbols(embedded, task_dir, "Task.File")
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
-            symtab = self._with_lets(symbols, script.let, scope.profile)
+            symtab = self._with_lets(symbols, lets, scope.profile)
             actions.write_files(files, paths, "Task.File", symtab, scope.profile)
-            inner = actions.resolve(
-                ActionSpec.of(script.actions.on_run), symtab, scope.profile, Position("onRun")
-            )
+            inner = actions.resolve(on_run, symtab, scope.profile, Position("onRun"))
             if self._wrapper is None:
                 return self._run(inner, "onRun", label)
             hook = self._hook(self._wrapper, "onWrapTaskRun", inner, step_name=step_name)
@@ -215,7 +219,7 @@ class Session:
         }
 
     def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, Any]:
-        env_dir = tempfile.mkdtemp(prefix="env-", dir=self.files_directory)
+        env_dir = self._scratch("env-") if entered.files else ""
         symbols = {**self._base, **scope.symbols}
         paths, files = actions.file_symbols(entered.files, env_dir, "Env.File")
         symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
@@ -275,15 +279,33 @@ class Session:
         hook = getattr(wrapper.environment.script.actions, kind)
         return actions.resolve(ActionSpec.of(hook), rs.SymbolTable(symbols), wrapper.profile, Position(kind))
 
-    def _process_env(self) -> dict[str, str]:
-        env = dict(self._os_env)
-        for entered in self._stack:
-            for name, value in entered.changes.items():
-                if value is None:
-                    env.pop(name, None)
-                else:
-                    env[name] = value
-        return env
+    def _prepared(self, script: Any) -> tuple[ActionSpec, list[Any], list[str]]:
+        """A step script's onRun, embedded files and lets, read once: they repeat for every task."""
+        cached = self._scripts.get(id(script))
+        if cached is None or cached[0] is not script:
+            on_run = ActionSpec.of(script.actions.on_run)
+            parts = (on_run, list(script.embedded_files or ()), list(script.let or ()))
+            cached = self._scripts[id(script)] = (script, parts)
+        return cached[1]
+
+    def _scratch(self, prefix: str) -> str:
+        return tempfile.mkdtemp(prefix=prefix, dir=self.files_directory)
+
+    def _process_env(self) -> tuple[dict[str, str] | None, int]:
+        """The environment of the next action (None: ours, unchanged), and its size for exec (cached)."""
+        if self._env_cache is None and self._inherit_env and not any(e.changes for e in self._stack):
+            # Nothing changed: let the child inherit ours and skip encoding it per action.
+            self._env_cache = (None, environment_size(os.environ))
+        if self._env_cache is None:
+            env = dict(self._os_env)
+            for entered in self._stack:
+                for name, value in entered.changes.items():
+                    if value is None:
+                        env.pop(name, None)
+                    else:
+                        env[name] = value
+            self._env_cache = (env, environment_size(env))
+        return self._env_cache
 
     def _run(
         self,
@@ -295,7 +317,8 @@ class Session:
         wrapped_by: str = "",
     ) -> ActionResult:
         """Run a resolved action; macros apply to ``target`` (the environment being entered)."""
-        problem = command_line_problem(action.argv, self._process_env())
+        env, env_size = self._process_env()
+        problem = command_line_problem(action.argv, env_size)
         if problem:
             what = (
                 f"{kind} of the wrapping environment '{wrapped_by}' for {label}"
@@ -326,7 +349,7 @@ class Session:
             self._control.stop()
         outcome = process.run(
             action.argv,
-            env=self._process_env(),
+            env=env,
             cwd=self.working_directory,
             on_output=on_output,
             control=self._control,
@@ -363,10 +386,12 @@ class Session:
             self._session_vars[macro.name] = macro.value
             if target is not None:
                 target.changes[macro.name] = macro.value
+                self._env_cache = None
         elif macro.kind == "unset_env":
             self._session_vars.pop(macro.name, None)
             if target is not None:
                 target.changes[macro.name] = None
+                self._env_cache = None
         elif macro.kind == "fail":
             result.fail_message = self._redact_text(macro.value)
         elif macro.kind == "progress":
@@ -405,7 +430,12 @@ class Session:
         return raw.decode("utf-8", "surrogateescape")
 
 
-def command_line_problem(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
+def environment_size(env: Mapping[str, str]) -> int:
+    """Bytes an environment takes in exec's argument area: strings, NULs and pointers."""
+    return sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
+
+
+def command_line_problem(argv: tuple[str, ...], env_size: int) -> str:
     """Why exec would fail with E2BIG, before trying: names the limit that is exceeded."""
     single = 32 * os.sysconf("SC_PAGE_SIZE")  # Linux MAX_ARG_STRLEN
     for index, arg in enumerate(argv):
@@ -413,7 +443,7 @@ def command_line_problem(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
         if size > single:
             return f"argument {index} is {size} bytes; the OS limit for one is {single} (MAX_ARG_STRLEN)"
     total = sum(len(a.encode("utf-8", "surrogateescape")) + 1 + 8 for a in argv)
-    total += sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
+    total += env_size
     arg_max = os.sysconf("SC_ARG_MAX")
     if total > arg_max:
         return f"command line and environment take {total} bytes; the OS limit (ARG_MAX) is {arg_max} bytes"
