@@ -13,7 +13,7 @@ from wraprun.conformance.discover import discover
 from wraprun.conformance.execute import Result, first_failure_code, judge, run_case
 from wraprun.conformance.runner import parse_impls
 
-from .helpers import PUBLIC_SUITE, REPO, wraprun, write
+from .helpers import PUBLIC_SUITE, REPO, wraprun
 
 WRAP = PUBLIC_SUITE / "WRAP_ACTIONS"
 
