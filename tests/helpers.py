@@ -70,3 +70,40 @@ def survivors(pid_dir: Path, wait: float = 3.0) -> list[int]:
     for p in left:
         os.kill(p, signal.SIGKILL)
     return left
+
+
+def wraprun_until_line(
+    args: list[str], line: str, sig: int = signal.SIGTERM, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Start wraprun, wait for ``line`` in its output, send ``sig``, return all it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wraprun", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    end = time.monotonic() + timeout
+    for text in proc.stdout:
+        seen.append(text)
+        if line in text:
+            break
+        if time.monotonic() > end:
+            break
+    else:
+        proc.wait()
+        raise AssertionError(f"never printed {line!r}:\n{''.join(seen)}")
+    proc.send_signal(sig)
+    rest = proc.communicate(timeout=timeout)[0]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(seen) + rest, "")
+
+
+def require_service(variable: str, what: str) -> str:
+    """A service's address from the environment; missing fails in CI and skips elsewhere."""
+    import pytest
+
+    value = os.environ.get(variable, "")
+    if not value:
+        message = f"{what} is not running ({variable} unset; scripts/test.sh starts it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return value

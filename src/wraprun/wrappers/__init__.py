@@ -1,0 +1,1 @@
+"""Programmatic helpers that wrap hooks call to run an action somewhere else."""
