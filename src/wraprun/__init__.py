@@ -1,6 +1,20 @@
 """wraprun: an OpenJD 2023-09 session runner built around WRAP_ACTIONS (RFC 0008)."""
 
-from .session import ActionResult, Scope, Session
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .session import ActionResult, Scope, Session
 
 __all__ = ["ActionResult", "Scope", "Session"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `wraprun check` and `--help` do not pay for the session machinery.
+    if name in __all__:
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(name)

@@ -20,6 +20,7 @@ from openjd import _openjd_rs as rs
 SUPPORTED_EXTENSIONS = ("EXPR", "WRAP_ACTIONS", "FEATURE_BUNDLE_1", "REDACTED_ENV_VARS", "TASK_CHUNKING")
 JOB_VERSION_PREFIX = "jobtemplate-"
 ENV_VERSION_PREFIX = "environment-"
+HOST_FUNCTION = "apply_path_mapping"
 
 
 class TemplateError(ValueError):
@@ -41,9 +42,15 @@ class Template:
     extensions: tuple[str, ...] = field(default=())
 
     def expr_profile(self, path_mapping_rules: list[Any]) -> Any:
-        """The expression profile this template's format strings resolve under."""
+        """The expression profile this template's format strings resolve under.
+
+        Host-context functions (``apply_path_mapping``) make every evaluation
+        slower, so they are registered only for a template that calls one.
+        """
         model = rs.ModelProfile.from_strings(rs.SpecificationRevision.v2023_09, list(self.extensions))
-        return model.to_expr_profile(rs.HostContext.with_rules(path_mapping_rules))
+        uses_host = HOST_FUNCTION in json.dumps(self.document)
+        host = rs.HostContext.with_rules(path_mapping_rules) if uses_host else rs.HostContext.none()
+        return model.to_expr_profile(host)
 
 
 def read_document(path: Path) -> Any:
