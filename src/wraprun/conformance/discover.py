@@ -1,77 +1,69 @@
 """Find conformance tests laid out in the public format.
 
 ``<version>/<component>/{job_templates,env_templates,jobs}/``: template files
-are checked, ``*.test.yaml`` bundles in ``jobs/`` are run; ``.invalid.`` in a
-name means the implementation must reject it.
+(``*.yaml``, ``*.json``) are checked, ``*.test.yaml`` bundles in ``jobs/`` are
+run, and ``.invalid.`` in a name means the implementation must reject it. A
+root may be a whole suite, a version or component folder, or one file.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel
+from .models import TestCase
 
-TEMPLATE_DIRS = ("job_templates", "env_templates")
-TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class TestCase(BaseModel):
-    path: Path
-    name: str
-    """Relative to the suite root, e.g. ``2023-09/WRAP_ACTIONS/jobs/wrap-...test.yaml``."""
-    kind: str
-    """``check`` (a template file) or ``run`` (a job bundle)."""
-    invalid: bool
-    folder: str
-    section: str
-    """The spec section a file name starts with (``4.3--...``), else the folder."""
+TEMPLATE_FOLDERS = ("job_templates", "env_templates")
+TEMPLATE_SUFFIXES = (".yaml", ".json")
+BUNDLE_SUFFIX = ".test.yaml"
 
 
-def discover(roots: list[Path], pattern: str | None = None) -> list[TestCase]:
+def discover(roots: Iterable[Path], pattern: str | None = None) -> list[TestCase]:
+    """Every test under ``roots`` (each file once), sorted by name, filtered by ``-k``."""
     cases: dict[Path, TestCase] = {}
     for root in roots:
         root = root.resolve()
-        files = [root] if root.is_file() else sorted(root.rglob("*"))
-        base = _suite_base(root)
-        for path in files:
-            case = _case(path, base)
-            if case is not None and (pattern is None or _matches(case, pattern)):
+        explicit = root.is_file()
+        for path in [root] if explicit else sorted(root.rglob("*")):
+            case = case_for(path, explicit)
+            if case is not None and (pattern is None or matches(case, pattern)):
                 cases.setdefault(path, case)
-    return sorted(cases.values(), key=lambda c: c.name)
+    return sorted(cases.values(), key=lambda case: case.name)
 
 
-def _suite_base(root: Path) -> Path:
-    """The folder above the version folder, so names read ``2023-09/COMPONENT/...``."""
-    start = root if root.is_dir() else root.parent
-    for folder in (start, *start.parents):
-        if folder.name[:1].isdigit() and "-" in folder.name:
-            return folder.parent
-    return start
+def case_for(path: Path, explicit: bool = False) -> TestCase | None:
+    """The test a file is, or None when the layout says it is none.
 
-
-def _case(path: Path, base: Path) -> TestCase | None:
+    A file named on the command line (``explicit``) is taken by its name alone,
+    so one bundle or template can be run from anywhere.
+    """
     if not path.is_file():
         return None
-    parent = path.parent.name
-    if parent == "jobs" and path.name.endswith(".test.yaml"):
+    folder = path.parent.name
+    kind: Literal["check", "run"]
+    if path.name.endswith(BUNDLE_SUFFIX) and (explicit or folder == "jobs"):
         kind = "run"
-    elif parent in TEMPLATE_DIRS and path.suffix in TEMPLATE_SUFFIXES:
+    elif path.suffix in TEMPLATE_SUFFIXES and (explicit or folder in TEMPLATE_FOLDERS):
         kind = "check"
     else:
         return None
-    try:
-        name = str(path.relative_to(base))
-    except ValueError:
-        name = path.name
-    folder = str(Path(name).parent)
-    prefix, sep, _ = path.name.partition("--")
-    section = prefix if sep and prefix[:1].isdigit() else folder
+    # The name starts at the version folder (three levels up), wherever the
+    # suite was entered from, so names and filters are the same for every root.
+    parts = path.parts[-4:]
+    prefix, dashes, _ = path.name.partition("--")
     return TestCase(
-        path=path, name=name, kind=kind, invalid=".invalid." in path.name, folder=folder, section=section
+        path=path,
+        name="/".join(parts),
+        kind=kind,
+        invalid=".invalid." in path.name,
+        folder="/".join(parts[:-1]),
+        section=prefix if dashes else "",
     )
 
 
-def _matches(case: TestCase, pattern: str) -> bool:
+def matches(case: TestCase, pattern: str) -> bool:
+    """``-k``: an fnmatch glob against the name or the file name; a plain word matches as a substring."""
     glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
-    return fnmatch.fnmatch(case.name, glob) or fnmatch.fnmatch(case.path.name, glob)
+    return fnmatch.fnmatchcase(case.name, glob) or fnmatch.fnmatchcase(case.path.name, glob)

@@ -1,16 +1,15 @@
-"""Run one conformance test against an implementation that follows the public runner contract.
+"""Run one conformance test against an implementation, the way the public runner does.
 
-The contract: ``IMPL check FILE`` for templates, and for a bundle
-``IMPL run TEMPLATE -p file://P --env E ... --path-mapping-rules file://M``;
-the failing action's code is read from the first ``exited with code: N`` line
-with N non-zero.
+``IMPL check FILE`` for a template. For a bundle, in a fresh temporary folder
+TMP: ``IMPL run TMP/template.yaml [-p file://TMP/parameters.yaml]
+[--env TMP/envN.yaml ...] [--path-mapping-rules file://TMP/pathmapping.json]``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,49 +17,50 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+import pydantic
 import yaml
-from pydantic import BaseModel
 
-from .discover import TestCase
+from .expect import OS_NAME, judge_check, judge_run, runs_here
+from .models import Bundle, Impl, Result, Status, TestCase
 
-OS_NAME = "windows" if sys.platform == "win32" else "posix"
-EXIT_CODE_RE = re.compile(r"exited with code:\s*(-?\d+)")
-TIMEOUT = 300.0
-
-
-class Result(BaseModel):
-    case: TestCase
-    impl: str
-    status: str
-    """passed, failed or skipped."""
-    reason: str = ""
-    command: list[str] = []
-    output: str = ""
-    seconds: float = 0.0
+DEFAULT_TIMEOUT = 300.0
 
 
 def child_env() -> dict[str, str]:
-    """Children see this interpreter's folder first on PATH, so bundles' ``python`` is ours."""
+    """UTF-8 everywhere (as the public runner sets), and this interpreter's folder first
+    on PATH, so the ``python`` that bundles call is one that exists."""
     env = dict(os.environ, PYTHONUTF8="1")
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     return env
 
 
-def run_case(case: TestCase, impl_name: str, impl: list[str]) -> Result:
+def run_case(case: TestCase, impl: Impl, timeout: float = DEFAULT_TIMEOUT) -> Result:
     started = time.monotonic()
+    command: list[str] = []
+    output = ""
     try:
         if case.kind == "check":
-            result = _check(case, impl)
+            command = [*impl.command, "check", str(case.path)]
+            returncode, output = spawn(command, timeout)
+            reason = _timed_out(timeout) if returncode is None else judge_check(case.invalid, returncode)
         else:
-            result = _run_bundle(case, impl)
-    except subprocess.TimeoutExpired as exc:
-        result = ("failed", f"timed out after {TIMEOUT:.0f} s", list(map(str, exc.cmd)), "")
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        result = ("failed", f"could not run the test: {exc}", [], "")
-    status, reason, command, output = result
+            bundle = load_bundle(case.path)
+            if not runs_here(bundle.run_on):
+                return Result(case=case, impl=impl.name, status="skipped", reason=f"not for {OS_NAME}")
+            with tempfile.TemporaryDirectory(prefix="wraprun-conformance-") as tmp:
+                command = bundle_command(bundle, Path(tmp), impl.command)
+                returncode, output = spawn(command, timeout, cwd=tmp)
+            if returncode is None:
+                reason = _timed_out(timeout)
+            else:
+                reason = judge_run(case.invalid, bundle.expected, returncode, output)
+    except (OSError, yaml.YAMLError, pydantic.ValidationError) as exc:
+        reason = f"could not run the test: {exc}"
+    status: Status = "failed" if reason else "passed"
     return Result(
         case=case,
-        impl=impl_name,
+        impl=impl.name,
         status=status,
         reason=reason,
         command=command,
@@ -69,99 +69,83 @@ def run_case(case: TestCase, impl_name: str, impl: list[str]) -> Result:
     )
 
 
-Outcome = tuple[str, str, list[str], str]
+def _timed_out(timeout: float) -> str:
+    return f"timeout (still running after {timeout:g} s)"
 
 
-def _call(command: list[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=child_env(),
-        timeout=TIMEOUT,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
+def load_bundle(path: Path) -> Bundle:
+    return Bundle.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def _check(case: TestCase, impl: list[str]) -> Outcome:
-    command = [*impl, "check", str(case.path)]
-    done = _call(command)
-    output = done.stdout + done.stderr
-    accepted = done.returncode == 0
-    if case.invalid and accepted:
-        return "failed", "accepted an invalid template", command, output
-    if not case.invalid and not accepted:
-        return "failed", f"rejected a valid template (exit code {done.returncode})", command, output
-    return "passed", "", command, output
-
-
-def _run_bundle(case: TestCase, impl: list[str]) -> Outcome:
-    bundle: dict[str, Any] = yaml.safe_load(case.path.read_text(encoding="utf-8"))
-    run_on = bundle.get("runOn")
-    if run_on is not None and OS_NAME not in run_on:
-        return "skipped", f"not for {OS_NAME}", [], ""
-    with tempfile.TemporaryDirectory(prefix="wraprun-conformance-") as tmp:
-        command = _bundle_command(bundle, Path(tmp), impl)
-        done = _call(command, cwd=tmp)
-    output = done.stdout + done.stderr
-    if case.invalid:
-        if done.returncode == 0:
-            return "failed", "ran an invalid job to success", command, output
-        return "passed", "", command, output
-    reason = judge(bundle.get("expected") or {}, done.returncode, output)
-    return ("failed" if reason else "passed"), reason, command, output
-
-
-def _bundle_command(bundle: dict[str, Any], tmp: Path, impl: list[str]) -> list[str]:
-    def dump(name: str, data: Any) -> Path:
+def bundle_command(bundle: Bundle, tmp: Path, impl: list[str]) -> list[str]:
+    def dump(name: str, document: Any) -> Path:
         path = tmp / name
-        with open(path, "w", encoding="utf-8") as out:
-            yaml.safe_dump(data, out, allow_unicode=True)
+        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
 
-    command = [*impl, "run", str(dump("template.yaml", bundle["template"]))]
-    if "parameters" in bundle:
-        command += ["-p", f"file://{dump('parameters.yaml', bundle['parameters'])}"]
-    for index, env in enumerate(bundle.get("environments") or []):
-        command += ["--env", str(dump(f"env{index}.yaml", env))]
-    if "pathMapping" in bundle:
-        rules = tmp / "pathmapping.json"
-        rules.write_text(
-            json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": bundle["pathMapping"]})
-        )
-        command += ["--path-mapping-rules", f"file://{rules}"]
+    command = [*impl, "run", str(dump("template.yaml", bundle.template))]
+    if bundle.parameters is not None:
+        command += ["-p", f"file://{dump('parameters.yaml', bundle.parameters)}"]
+    for index, environment in enumerate(bundle.environments):
+        command += ["--env", str(dump(f"env{index}.yaml", environment))]
+    if bundle.path_mapping is not None:
+        rules = {"version": "pathmapping-1.0", "path_mapping_rules": bundle.path_mapping}
+        mapping = tmp / "pathmapping.json"
+        mapping.write_text(json.dumps(rules), encoding="utf-8")
+        command += ["--path-mapping-rules", f"file://{mapping}"]
     return command
 
 
-def first_failure_code(output: str) -> int | None:
-    """The failing action's code: failures are terminal, so later codes belong to teardown."""
-    for match in EXIT_CODE_RE.findall(output):
-        if int(match) != 0:
-            return int(match)
-    return None
+def spawn(command: list[str], timeout: float, cwd: str | None = None) -> tuple[int | None, str]:
+    """Exit code (None on timeout) and stdout followed by stderr.
+
+    On timeout the whole process tree is killed: an implementation's actions
+    may sit in sessions of their own and would otherwise hold the pipes open.
+    """
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        returncode: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # a stray grandchild still holds a pipe
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+            proc.wait()
+            out, err = b"", b""
+        returncode = None
+    return returncode, (out + err).decode("utf-8", errors="replace")
 
 
-def judge(expected: dict[str, Any], returncode: int, output: str) -> str:
-    """Why the run does not meet ``expected`` ('' when it does)."""
-    failure = expected.get("taskFailure")
-    if failure is not None:
-        if returncode == 0:
-            return "expected a task failure, but the run succeeded"
-        want = failure.get("exitCode")
-        if want is not None:
-            got = first_failure_code(output)
-            if got != want:
-                return f"wrong exit code (expected {want}, got {got})"
-    for line in (expected.get("output") or []) + (expected.get(f"output_{OS_NAME}") or []):
-        if isinstance(line, dict) and "anyOf" in line:
-            if not any(str(alt) in output for alt in line["anyOf"]):
-                return f"missing expected line (none of {line['anyOf']})"
-        elif str(line) not in output:
-            return f"missing expected line {str(line)!r}"
-    for line in (expected.get("forbidden") or []) + (expected.get(f"forbidden_{OS_NAME}") or []):
-        if str(line) in output:
-            return f"found forbidden line {str(line)!r}"
-    return ""
+def _kill_tree(pid: int) -> None:
+    # Suspend each process before listing its children, so none can start a
+    # new one between the listing and the kill; then kill them all.
+    found: list[psutil.Process] = []
+    try:
+        frontier = [psutil.Process(pid)]
+    except psutil.NoSuchProcess:
+        return
+    while frontier:
+        process = frontier.pop()
+        try:
+            process.suspend()
+            found.append(process)
+            frontier.extend(process.children())
+        except psutil.NoSuchProcess:
+            pass
+    for process in found:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass

@@ -1,20 +1,13 @@
-"""Reports of a conformance run: terminal lines, JUnit XML, a self-contained HTML page."""
+"""Plain-text reporting: failure lines, output tails, the comparison matrix, section order."""
 
 from __future__ import annotations
 
-import itertools
-import xml.etree.ElementTree as ET
+import re
 from collections.abc import Sequence
-from pathlib import Path
 
-import jinja2
+from .models import Report, Result, Status, TestCase
 
-from .execute import Result
-
-
-def summary_line(results: Sequence[Result]) -> str:
-    counts = {s: sum(1 for r in results if r.status == s) for s in ("passed", "failed", "skipped")}
-    return f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+MARKS: dict[Status | None, str] = {"passed": "pass", "failed": "FAIL", "skipped": "skip", None: "-"}
 
 
 def failure_line(result: Result, with_impl: bool) -> str:
@@ -22,99 +15,46 @@ def failure_line(result: Result, with_impl: bool) -> str:
     return f"FAILED {who}{result.case.name}: {result.reason}"
 
 
-def matrix(results: Sequence[Result], impls: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """Rows of (test name, status per implementation in ``impls`` order)."""
-    table: dict[str, dict[str, str]] = {}
-    for result in results:
-        table.setdefault(result.case.name, {})[result.impl] = result.status
-    return [(name, [row.get(impl, "-") for impl in impls]) for name, row in sorted(table.items())]
+def tail(output: str, lines: int = 30, chars: int = 4000) -> str:
+    """The end of an output, indented for the terminal; very long lines are cut from the left."""
+    kept = output.rstrip("\n").splitlines()[-lines:]
+    text = "\n".join(kept)[-chars:]
+    return "\n".join("    | " + line for line in text.splitlines()) or "    | (no output)"
 
 
-def matrix_text(results: Sequence[Result], impls: Sequence[str]) -> str:
-    rows = matrix(results, impls)
-    width = max((len(name) for name, _ in rows), default=4)
-    lines = ["test".ljust(width) + "  " + "  ".join(f"{i:>8}" for i in impls)]
-    marks = {"passed": "pass", "failed": "FAIL", "skipped": "skip"}
-    for name, statuses in rows:
-        lines.append(name.ljust(width) + "  " + "  ".join(f"{marks.get(s, s):>8}" for s in statuses))
+def matrix(report: Report) -> list[tuple[TestCase, list[Status | None]]]:
+    """Rows of (test, its status for each implementation, in ``report.names`` order)."""
+    statuses = {(r.case.name, r.impl): r.status for r in report.results}
+    return [(case, [statuses.get((case.name, name)) for name in report.names]) for case in report.cases()]
+
+
+def matrix_text(report: Report) -> str:
+    rows = matrix(report)
+    width = max([len(case.name) for case, _ in rows] + [4])
+    columns = [max(len(name), 4) for name in report.names]
+    lines = [
+        "test".ljust(width) + "".join(f"  {name:>{w}}" for name, w in zip(report.names, columns, strict=True))
+    ]
+    for case, statuses in rows:
+        cells = "".join(f"  {MARKS[s]:>{w}}" for s, w in zip(statuses, columns, strict=True))
+        lines.append(case.name.ljust(width) + cells)
     return "\n".join(lines)
 
 
-def write_junit(results: Sequence[Result], path: Path) -> None:
-    root = ET.Element("testsuites", name="openjd-conformance")
-    by_folder = itertools.groupby(
-        sorted(results, key=lambda r: (r.impl, r.case.folder)), key=lambda r: (r.impl, r.case.folder)
-    )
-    for (impl, folder), group in by_folder:
-        cases = list(group)
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=f"{impl}:{folder}",
-            tests=str(len(cases)),
-            failures=str(sum(r.status == "failed" for r in cases)),
-            skipped=str(sum(r.status == "skipped" for r in cases)),
-        )
-        for result in cases:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{impl}.{folder}",
-                name=Path(result.case.name).name,
-                time=f"{result.seconds:.3f}",
-            )
-            if result.status == "failed":
-                failure = ET.SubElement(case, "failure", message=result.reason)
-                failure.text = " ".join(result.command) + "\n\n" + result.output
-            elif result.status == "skipped":
-                ET.SubElement(case, "skipped", message=result.reason)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+def section_key(section: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order, so 4.10 follows 4.9; sectionless tests ('') come last."""
+    if not section:
+        return ((2, ""),)
+    parts = re.split(r"(\d+)", section)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
-_PAGE = jinja2.Template(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>OpenJD conformance report</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 1.5em; }
-td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
-.passed { background: #dff5df; } .failed { background: #f9d6d6; } .skipped { background: #eee; }
-pre { background: #f6f6f6; padding: 8px; overflow-x: auto; max-height: 30em; }
-h2 { margin-top: 1.5em; }
-</style></head><body>
-<h1>OpenJD conformance report</h1>
-<p id="summary">{% for impl, line in summaries %}<b>{{ impl }}</b>: {{ line }}<br>{% endfor %}</p>
-<h2>Matrix</h2>
-<table id="matrix"><tr><th>test</th>{% for impl in impls %}<th>{{ impl }}</th>{% endfor %}</tr>
-{% for folder, rows in folders %}<tr><th colspan="{{ impls|length + 1 }}">{{ folder }}</th></tr>
-{% for section, name, statuses in rows %}<tr><td title="section {{ section }}">{{ name }}</td>
-{% for status in statuses %}<td class="{{ status }}">{{ status }}</td>{% endfor %}</tr>
-{% endfor %}{% endfor %}</table>
-<h2>Failures</h2>
-{% for r in failures %}<details><summary>[{{ r.impl }}] {{ r.case.name }}: {{ r.reason }}</summary>
-<p>Command:</p><pre>{{ r.command|join(" ") }}</pre>
-<p>Test file:</p><pre>{{ sources[r.case.name] }}</pre>
-<p>Output:</p><pre>{{ r.output }}</pre></details>
-{% else %}<p>None.</p>{% endfor %}
-</body></html>
-""",
-    autoescape=True,
-)
-
-
-def write_html(results: Sequence[Result], impls: Sequence[str], path: Path) -> None:
-    """One page: a matrix grouped by folder (rows ordered by spec section), then every failure."""
-    statuses = dict(((r.case.name, r.impl), r.status) for r in results)
-    cases = {r.case.name: r.case for r in results}
-    folders = []
-    ordered = sorted(cases.values(), key=lambda c: (c.folder, c.section, c.name))
-    for folder, group in itertools.groupby(ordered, key=lambda c: c.folder):
-        rows = [
-            (c.section, Path(c.name).name, [statuses.get((c.name, i), "-") for i in impls]) for c in group
-        ]
-        folders.append((folder, rows))
-    failures = [r for r in results if r.status == "failed"]
-    sources = {r.case.name: r.case.path.read_text(encoding="utf-8", errors="replace") for r in failures}
-    summaries = [(impl, summary_line([r for r in results if r.impl == impl])) for impl in impls]
-    page = _PAGE.render(impls=impls, folders=folders, failures=failures, sources=sources, summaries=summaries)
-    path.write_text(page, encoding="utf-8")
+def grouped(cases: Sequence[TestCase]) -> list[tuple[str, list[tuple[str, list[TestCase]]]]]:
+    """Cases by folder, then by spec section within the folder (both in reading order)."""
+    folders: dict[str, dict[str, list[TestCase]]] = {}
+    for case in sorted(cases, key=lambda c: c.name):
+        folders.setdefault(case.folder, {}).setdefault(case.section, []).append(case)
+    return [
+        (folder, sorted(sections.items(), key=lambda item: section_key(item[0])))
+        for folder, sections in sorted(folders.items())
+    ]

@@ -1,91 +1,149 @@
-"""Orchestrate a conformance run: discover, execute in parallel, report."""
+"""Orchestrate a conformance run: pick implementations, discover, execute in parallel, report."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TextIO
 
 from . import report
-from .discover import TestCase, discover
-from .execute import Result, run_case
+from .discover import discover
+from .execute import DEFAULT_TIMEOUT, run_case
+from .models import Impl, Report, Result, TestCase
 
 OWN_SUITE_ENV = "WRAPRUN_CONFORMANCE_DIR"
+DEFAULT_NAME = "wraprun"
+_NAMED = re.compile(r"([A-Za-z][\w.-]*)=(.+)", re.DOTALL)
+
+
+class UsageError(Exception):
+    pass
 
 
 def own_suite() -> Path:
-    """The project's own suite: $WRAPRUN_CONFORMANCE_DIR, else ``conformance/`` of this checkout."""
+    """$WRAPRUN_CONFORMANCE_DIR, else ``conformance/`` at the root of this checkout."""
     configured = os.environ.get(OWN_SUITE_ENV)
     return Path(configured) if configured else Path(__file__).resolve().parents[3] / "conformance"
 
 
-def parse_impls(values: list[str]) -> list[tuple[str, list[str]]]:
-    impls = []
-    for value in values or ["wraprun"]:
-        name, sep, command = value.partition("=")
-        if not sep or " " in name or "/" in name:
-            name, command = Path(shlex.split(value)[0]).name, value
-        words = shlex.split(command)
-        if words == ["wraprun"]:
-            words = [sys.executable, "-m", "wraprun"]  # this very wraprun, whatever PATH says
-        impls.append((name, words))
+def default_impl() -> Impl:
+    # This very wraprun, whatever PATH holds, so a checkout tests itself.
+    return Impl(name=DEFAULT_NAME, command=[sys.executable, "-m", "wraprun"])
+
+
+def parse_impl(value: str) -> Impl:
+    """``COMMAND`` or ``NAME=COMMAND``; the command is split like a shell would."""
+    named = _NAMED.fullmatch(value)
+    name, command = (named.group(1), named.group(2)) if named else ("", value)
+    words = shlex.split(command)
+    if not words:
+        raise UsageError(f"--impl {value!r}: no command")
+    if words == [DEFAULT_NAME]:
+        return default_impl().model_copy(update={"name": name or DEFAULT_NAME})
+    return Impl(name=name or Path(words[0]).name, command=words)
+
+
+def choose_impls(values: list[str], compare: bool) -> list[Impl]:
+    impls = [parse_impl(v) for v in values] or [default_impl()]
+    if compare and len(impls) < 2 and all(i.name != DEFAULT_NAME for i in impls):
+        impls.append(default_impl())
+    if compare and len(impls) < 2:
+        raise UsageError("--compare needs two or more --impl")
+    if not compare and len(impls) > 1:
+        raise UsageError("several --impl need --compare")
+    seen: dict[str, int] = {}
+    for impl in impls:  # columns need distinct names
+        seen[impl.name] = seen.get(impl.name, 0) + 1
+        if seen[impl.name] > 1:
+            impl.name = f"{impl.name}#{seen[impl.name]}"
     return impls
 
 
 def main(args: argparse.Namespace) -> int:
-    roots = [Path(s) for s in args.suites] or [own_suite()]
-    missing = [str(r) for r in roots if not r.exists()]
-    if missing:
-        print(f"wraprun conformance: no such suite: {', '.join(missing)}", file=sys.stderr)
+    try:
+        impls = choose_impls(args.impl, args.compare)
+        roots = [Path(s) for s in args.suites] or [own_suite()]
+        missing = [str(r) for r in roots if not r.exists()]
+        if missing:
+            raise UsageError(f"no such suite: {', '.join(missing)}")
+        cases = discover(roots, args.pattern)
+        if not cases:
+            raise UsageError("no tests found" + (f" matching {args.pattern!r}" if args.pattern else ""))
+    except UsageError as exc:
+        print(f"wraprun conformance: {exc}", file=sys.stderr)
         return 2
-    comparing = args.compare is not None
-    impls = parse_impls(args.impl + [c for c in args.compare or [] if c])
-    if len(impls) > 1 and not comparing:
-        print("wraprun conformance: several --impl need --compare", file=sys.stderr)
-        return 2
-    cases = discover(roots, args.pattern)
-    if not cases:
-        print("wraprun conformance: no tests found", file=sys.stderr)
-        return 2
-    results = _execute(cases, impls, args.jobs or os.cpu_count() or 1, args.verbose)
-    names = [name for name, _ in impls]
-    if comparing:
-        print(report.matrix_text(results, names))
-    for name in names:
-        mine = [r for r in results if r.impl == name]
-        prefix = f"{name}: " if comparing else ""
-        print(prefix + report.summary_line(mine))
+    jobs = args.jobs or os.cpu_count() or 1
+    progress = Progress(sys.stdout, len(cases) * len(impls), len(impls) > 1, args.verbose)
+    results = execute(cases, impls, jobs, args.timeout, progress)
+    outcome = Report(impls=impls, results=results)
+    if args.compare:
+        print(report.matrix_text(outcome))
+        for name in outcome.names:
+            print(f"{name}: {outcome.summary(name)}")
     if args.junit:
-        report.write_junit(results, Path(args.junit))
+        from .junit import write_junit
+
+        write_junit(outcome, Path(args.junit))
     if args.html:
-        report.write_html(results, names, Path(args.html))
-    return 1 if any(r.status == "failed" for r in results) else 0
+        from .html_report import write_html
+
+        write_html(outcome, Path(args.html))
+    # The first implementation is the one judged (in a comparison, the others are references).
+    first = outcome.names[0]
+    print(outcome.summary(first))
+    return 0 if outcome.counts(first)["failed"] == 0 else 1
 
 
-def _execute(
-    cases: list[TestCase], impls: list[tuple[str, list[str]]], jobs: int, verbose: bool
+def execute(
+    cases: list[TestCase],
+    impls: list[Impl],
+    jobs: int,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
 ) -> list[Result]:
-    work = [(case, name, command) for name, command in impls for case in cases]
-    live = sys.stdout.isatty()
+    """Every case against every implementation, ``jobs`` at a time; results in (impl, name) order."""
+    order = {impl.name: index for index, impl in enumerate(impls)}
     results: list[Result] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_case, case, name, command) for case, name, command in work]
-        for future in futures:
+        futures = [pool.submit(run_case, case, impl, timeout) for impl in impls for case in cases]
+        for future in as_completed(futures):
             result = future.result()
             results.append(result)
-            if live:
-                sys.stdout.write("\r\x1b[K")
-            if result.status == "failed":
-                print(report.failure_line(result, len(impls) > 1))
-                if verbose:
-                    print("    " + result.output[-2000:].replace("\n", "\n    "))
-            if live:
-                failed = sum(r.status == "failed" for r in results)
-                sys.stdout.write(f"{len(results)}/{len(work)} run, {failed} failed  {result.case.name[:60]}")
-            sys.stdout.flush()
-    if live:
-        sys.stdout.write("\r\x1b[K")
-    return results
+            if progress is not None:
+                progress.update(result)
+    if progress is not None:
+        progress.close()
+    return sorted(results, key=lambda r: (order[r.impl], r.case.name))
+
+
+class Progress:
+    """A live ``\\r`` line on a terminal; plain lines (failures only) when piped."""
+
+    def __init__(self, stream: TextIO, total: int, with_impl: bool, verbose: bool) -> None:
+        self.stream, self.total, self.with_impl, self.verbose = stream, total, with_impl, verbose
+        self.live = stream.isatty()
+        self.done = self.passed = self.failed = 0
+
+    def update(self, result: Result) -> None:
+        self.done += 1
+        self.passed += result.status == "passed"
+        self.failed += result.status == "failed"
+        if self.live:
+            self.stream.write("\r\x1b[K")
+        if result.status == "failed":
+            self.stream.write(report.failure_line(result, self.with_impl) + "\n")
+            if self.verbose:
+                self.stream.write(report.tail(result.output) + "\n")
+        if self.live:
+            self.stream.write(f"{self.done}/{self.total} done, {self.passed} passed, {self.failed} failed")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
