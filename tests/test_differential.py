@@ -55,21 +55,17 @@ INTENDED_DIFFERENCES: dict[str, str] = {
         "with the current working directory and lexically normalized'; openjd-cli 0.8 leaves 'sub/../other' "
         "unnormalized."
     ),
+    "differential/task-parameter-values": (
+        "Template Schemas 3.4.1.1.1: 'The elements of the range expression are combined to form a list "
+        "of values in increasing order', so '3-1:-1' is [1, 2, 3] and the associative '(I, L)' pairs "
+        "I=1 with L=3; openjd-sessions iterates 3, 2, 1. Also 3.4.1.2: a FLOAT task parameter is "
+        "'floating point valued', so the YAML integer 2 is the float 2.0; openjd-sessions keeps the text '2'."
+    ),
 }
 
 # Bundle name -> a wraprun bug the bundle shows. Strict xfail: fixing the bug fails the test until the
 # entry goes.
 KNOWN_BUGS: dict[str, str] = {
-    "differential/output-shapes": (
-        "a last output line without a newline is printed without one, so the framing line "
-        "'Process exited with code: 0' is glued to it ('OUT: no newline at endProcess exited with code: 0')"
-    ),
-    "differential/task-parameter-values": (
-        "job.create() builds the job with openjd._openjd_rs.create_job, which stores the range '3-1:-1' "
-        "as RangeExpr('1-3'): tasks run ascending and the associative combination '(I, L)' pairs I=1 "
-        "with L=3 -- other tasks than the template defines -- and FLOAT 2 becomes '2.0'; openjd-model's "
-        "Python create_job keeps 3,2,1 and '2'"
-    ),
 }
 
 SESSION_DIR = re.compile(re.escape(tempfile.gettempdir()) + r"/(?:OpenJD/|wraprun-session-)[\w.-]+")

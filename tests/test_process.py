@@ -71,9 +71,9 @@ def test_blocks_hold_whole_lines_even_for_split_writes(tmp_path: Path) -> None:
     assert b"".join(blocks) == b"openjd_env: A=1\nnext line\n"
 
 
-def test_output_without_final_newline_is_kept(tmp_path: Path) -> None:
+def test_output_without_final_newline_is_kept_as_a_whole_line(tmp_path: Path) -> None:
     _, out = run("import sys; sys.stdout.write('no newline at end')", tmp_path)
-    assert out == b"no newline at end"
+    assert out == b"no newline at end\n"
 
 
 def test_very_long_line_is_relayed_whole(tmp_path: Path) -> None:

@@ -157,7 +157,9 @@ class _Supervisor:
             sel.close()
             self.proc.stdout.close()
         if self.pending:
-            self.on_output(self.pending)
+            # A last line without its newline is still a line: terminate it so
+            # whatever the caller prints next starts on a line of its own.
+            self.on_output(self.pending + b"\n")
         code = self.proc.wait()
         if self.stopping:
             # Whatever the leader left behind in its group goes too.
