@@ -107,3 +107,55 @@ def require_service(variable: str, what: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return value
+
+
+# Arguments that break naive command-line rebuilding: quotes, substitutions, globs,
+# separators, unicode, empty strings, leading dashes, backslashes, tabs.
+HOSTILE_ARGS = [
+    "",
+    "plain",
+    "two words",
+    "it's",
+    'say "hi"',
+    "$(touch /tmp/wraprun-pwned)",
+    "`id`",
+    "$HOME",
+    "${PATH}",
+    "*",
+    "/etc/*",
+    "?[a-z]",
+    "a;b",
+    "a && b",
+    "a|b",
+    "> out",
+    "-n",
+    "--flag=value",
+    "back\\slash",
+    "tab\there",
+    "ünïcödé ✓ 日本",
+    "'",
+    '"',
+    "~",
+    "!bang",
+    "",
+]
+
+
+def argv_job(path: Path, record: str) -> Path:
+    """An unmodified job whose one task writes the argv it received, as JSON, to ``record``."""
+    code = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
+    return write(
+        path,
+        {
+            "specificationVersion": "jobtemplate-2023-09",
+            "name": "Argv",
+            "steps": [
+                {
+                    "name": "Argv",
+                    "script": {
+                        "actions": {"onRun": {"command": "python3", "args": ["-c", code, record, *HOSTILE_ARGS]}}
+                    },
+                }
+            ],
+        },
+    )
