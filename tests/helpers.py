@@ -96,21 +96,35 @@ def wraprun_until_line(
     return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(seen) + rest, "")
 
 
-def require_service(variable: str, what: str) -> str:
-    """A service's address from the environment; missing fails in CI and skips elsewhere."""
+def missing(message: str) -> None:
+    """Something the test needs is absent: a failure in CI, a skip elsewhere."""
     import pytest
 
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_service(variable: str, what: str) -> str:
+    """A service's address from the environment (services.env, written by scripts/test.sh)."""
     value = os.environ.get(variable, "")
     if not value:
-        message = f"{what} is not running ({variable} unset; scripts/test.sh starts it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{what} is not running ({variable} unset; scripts/test.sh starts it)")
     return value
 
 
+def require_tool(command: str, what: str) -> str:
+    """A tool's path, found on PATH (or given as one)."""
+    import shutil
+
+    found = shutil.which(command)
+    if found is None:
+        missing(f"{what} is not installed ({command} not found; scripts/test.sh installs it)")
+    return found or command
+
+
 # Arguments that break naive command-line rebuilding: quotes, substitutions, globs,
-# separators, unicode, empty strings, leading dashes, backslashes, tabs.
+# separators, unicode, empty strings, leading dashes, backslashes, a tab and a newline.
 HOSTILE_ARGS = [
     "",
     "plain",
@@ -132,6 +146,7 @@ HOSTILE_ARGS = [
     "--flag=value",
     "back\\slash",
     "tab\there",
+    "new\nline",
     "ünïcödé ✓ 日本",
     "'",
     '"',
@@ -142,20 +157,27 @@ HOSTILE_ARGS = [
 
 
 def argv_job(path: Path, record: str) -> Path:
-    """An unmodified job whose one task writes the argv it received, as JSON, to ``record``."""
+    """An unmodified job whose one task writes the argv it received, as JSON, to ``record``.
+
+    Template text may not hold control characters, so an argument with a tab or a
+    newline comes in through a job parameter's default, the way a user would pass it.
+    """
     code = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
+    args = ["-c", code, record]
+    definitions = []
+    for position, value in enumerate(HOSTILE_ARGS):
+        if any(ord(char) < 32 for char in value):
+            definitions.append({"name": f"Arg{position}", "type": "STRING", "default": value})
+            args.append(f"{{{{Param.Arg{position}}}}}")
+        else:
+            args.append(value)
+    on_run = {"command": "python3", "args": args}
     return write(
         path,
         {
             "specificationVersion": "jobtemplate-2023-09",
             "name": "Argv",
-            "steps": [
-                {
-                    "name": "Argv",
-                    "script": {
-                        "actions": {"onRun": {"command": "python3", "args": ["-c", code, record, *HOSTILE_ARGS]}}
-                    },
-                }
-            ],
+            "parameterDefinitions": definitions,
+            "steps": [{"name": "Argv", "script": {"actions": {"onRun": on_run}}}],
         },
     )
