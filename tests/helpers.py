@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,61 @@ def wraprun_then_signal(
     proc.send_signal(sig)
     out = proc.communicate(timeout=timeout)[0]
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+
+
+def unmodified_job(
+    tmp: Path,
+    task: str,
+    *,
+    enter: str,
+    enter_args: Sequence[str] = (),
+    exit: str = "echo M:exit",
+    exit_args: Sequence[str] = (),
+    env_name: str = "Inner",
+    tasks: str | None = "1-2",
+    **action: Any,
+) -> Path:
+    """An ordinary job with nothing in it about any wrapper: one job environment whose
+    onEnter/onExit run ``sh -c ENTER [ARGS...]`` / ``sh -c EXIT [ARGS...]``, and one step
+    whose tasks (``N`` over ``tasks``; one task when None) run ``sh -c TASK`` with the
+    extra action fields ``action`` (timeout, cancelation)."""
+    step: dict[str, Any] = {"name": "S"}
+    if tasks is not None:
+        step["parameterSpace"] = {"taskParameterDefinitions": [{"name": "N", "type": "INT", "range": tasks}]}
+    step["script"] = {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}}
+    actions = {
+        "onEnter": {"command": "sh", "args": ["-c", enter, *enter_args]},
+        "onExit": {"command": "sh", "args": ["-c", exit, *exit_args]},
+    }
+    return write(
+        tmp / "job.yaml",
+        {
+            "specificationVersion": "jobtemplate-2023-09",
+            "name": "Unmodified",
+            "jobEnvironments": [{"name": env_name, "script": {"actions": actions}}],
+            "steps": [step],
+        },
+    )
+
+
+def leftovers(token: str) -> list[psutil.Process]:
+    """Processes whose command line mentions ``token``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(token in arg for arg in proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def gone(token: str, wait: float = 3.0) -> bool:
+    """True when no process mentions ``token`` within ``wait`` seconds; kills what is left."""
+    end = time.monotonic() + wait
+    while leftovers(token) and time.monotonic() < end:
+        time.sleep(0.05)
+    left = leftovers(token)
+    for proc in left:
+        proc.kill()
+    return left == []
 
 
 def markers(output: str, prefix: str = "M:") -> list[str]:

@@ -12,10 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from .helpers import HOSTILE_ARGS, REPO, argv_job, markers, require_tool, wraprun, wraprun_until_line, write
+from .helpers import (
+    HOSTILE_ARGS,
+    REPO,
+    argv_job,
+    gone,
+    markers,
+    require_tool,
+    unmodified_job,
+    wraprun,
+    wraprun_until_line,
+    write,
+)
 
 TEMPLATE = REPO / "templates" / "bubblewrap.yaml"
 
@@ -40,60 +50,12 @@ def params(tmp: Path, **extra: Any) -> list[str]:
 
 def job(tmp: Path, task: str, **action: Any) -> Path:
     """An ordinary job: nothing in it knows about bubblewrap."""
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner",
-                    "script": {
-                        "actions": {
-                            "onEnter": {
-                                "command": "sh",
-                                "args": [
-                                    "-c",
-                                    "echo M:enter $(head -c 5 /proc/1/cmdline); "
-                                    "echo openjd_env: INNER=from-inner-enter; "
-                                    "echo 'openjd_env: TRICKY=a=b  c $HOME'",
-                                ],
-                            },
-                            "onExit": {"command": "sh", "args": ["-c", "echo M:exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "parameterSpace": {
-                        "taskParameterDefinitions": [{"name": "N", "type": "INT", "range": "1-2"}]
-                    },
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
+    enter = (
+        "echo M:enter $(head -c 5 /proc/1/cmdline); "
+        "echo openjd_env: INNER=from-inner-enter; "
+        "echo 'openjd_env: TRICKY=a=b  c $HOME'"
     )
-
-
-def leftovers(token: str) -> list[psutil.Process]:
-    """Processes whose command line mentions ``token`` (the relay, bwrap, the task, its children)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(token in arg for arg in proc.info["cmdline"] or ()):
-            found.append(proc)
-    return found
-
-
-def gone(token: str, wait: float = 3.0) -> bool:
-    end = time.monotonic() + wait
-    while leftovers(token) and time.monotonic() < end:
-        time.sleep(0.05)
-    left = leftovers(token)
-    for proc in left:
-        proc.kill()
-    return left == []
+    return unmodified_job(tmp, task, enter=enter, **action)
 
 
 def test_unmodified_job_runs_in_the_sandbox(tmp_path: Path) -> None:

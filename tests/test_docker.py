@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from .helpers import REPO, markers, require_service, wraprun, wraprun_until_line, write
+from .helpers import REPO, markers, require_service, unmodified_job, wraprun, wraprun_until_line, write
 
 TEMPLATE = REPO / "templates" / "docker.yaml"
 
@@ -49,40 +49,8 @@ def params(tmp: Path, docker_host: str, **extra: str) -> list[str]:
 
 def job(tmp: Path, task: str, **action: Any) -> Path:
     """An ordinary job: nothing in it knows about Docker."""
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner",
-                    "script": {
-                        "actions": {
-                            "onEnter": {
-                                "command": "sh",
-                                "args": [
-                                    "-c",
-                                    "echo M:enter $(cat /etc/wraprun-test-image); "
-                                    "echo openjd_env: INNER=from-inner-enter",
-                                ],
-                            },
-                            "onExit": {"command": "sh", "args": ["-c", "echo M:exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "parameterSpace": {
-                        "taskParameterDefinitions": [{"name": "N", "type": "INT", "range": "1-2"}]
-                    },
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
-    )
+    enter = "echo M:enter $(cat /etc/wraprun-test-image); echo openjd_env: INNER=from-inner-enter"
+    return unmodified_job(tmp, task, enter=enter, **action)
 
 
 def sleepers() -> list[psutil.Process]:

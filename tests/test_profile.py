@@ -9,10 +9,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from .helpers import HOSTILE_ARGS, REPO, argv_job, markers, require_tool, wraprun, wraprun_until_line, write
+from .helpers import (
+    HOSTILE_ARGS,
+    REPO,
+    argv_job,
+    gone,
+    markers,
+    require_tool,
+    unmodified_job,
+    wraprun,
+    wraprun_until_line,
+)
 
 TEMPLATE = REPO / "templates" / "profile.yaml"
 ENV = ["--env", str(TEMPLATE)]
@@ -29,39 +38,8 @@ def gnu_time() -> None:
 
 def job(tmp: Path, task: str, **action: Any) -> Path:
     """An ordinary job: nothing in it knows about profiling."""
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner Env",
-                    "script": {
-                        "actions": {
-                            "onEnter": {
-                                "command": "sh",
-                                "args": [
-                                    "-c",
-                                    "echo M:enter; echo M:to-stderr >&2; echo openjd_env: INNER=yes",
-                                ],
-                            },
-                            "onExit": {"command": "sh", "args": ["-c", "echo M:exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "parameterSpace": {
-                        "taskParameterDefinitions": [{"name": "N", "type": "INT", "range": "1-2"}]
-                    },
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
-    )
+    enter = "echo M:enter; echo M:to-stderr >&2; echo openjd_env: INNER=yes"
+    return unmodified_job(tmp, task, enter=enter, env_name="Inner Env", **action)
 
 
 def profiles(output: str) -> list[dict[str, str]]:
@@ -149,24 +127,6 @@ def test_hostile_args_arrive_unchanged(tmp_path: Path) -> None:
     assert json.loads(record.read_text(encoding="utf-8")) == HOSTILE_ARGS
     assert [p["outcome"] for p in profiles(result.stdout)] == ["exit=0"]
     assert not Path("/tmp/wraprun-pwned").exists()
-
-
-def leftovers(token: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(token in arg for arg in proc.info["cmdline"] or ()):
-            found.append(proc)
-    return found
-
-
-def gone(token: str, wait: float = 3.0) -> bool:
-    end = time.monotonic() + wait
-    while leftovers(token) and time.monotonic() < end:
-        time.sleep(0.05)
-    left = leftovers(token)
-    for proc in left:
-        proc.kill()
-    return left == []
 
 
 def test_cancel_leaves_nothing_running(tmp_path: Path) -> None:

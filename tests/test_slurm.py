@@ -24,6 +24,7 @@ from .helpers import (
     markers,
     require_service,
     survivors,
+    unmodified_job,
     wraprun,
     wraprun_until_line,
     write,
@@ -74,40 +75,15 @@ def job(tmp: Path, task: str, inner_exit: str = "", **action: Any) -> Path:
     ``inner_exit`` runs first in the inner environment's onExit.
     """
     where = "echo M:$1 $SLURM_JOB_ID.$SLURM_STEP_ID $(cat /proc/$PPID/comm)"
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner",
-                    "script": {
-                        "actions": {
-                            "onEnter": {
-                                "command": "sh",
-                                "args": [
-                                    "-c",
-                                    f"{where}; printf '%s\\n' \"openjd_env: INNER=$0\"",
-                                    INNER_VALUE,
-                                    "enter",
-                                ],
-                            },
-                            "onExit": {"command": "sh", "args": ["-c", inner_exit + where, "sh", "exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "parameterSpace": {
-                        "taskParameterDefinitions": [{"name": "N", "type": "INT", "range": "1-2"}]
-                    },
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
+    enter = f"{where}; printf '%s\\n' \"openjd_env: INNER=$0\""
+    return unmodified_job(
+        tmp,
+        task,
+        enter=enter,
+        enter_args=[INNER_VALUE, "enter"],
+        exit=inner_exit + where,
+        exit_args=["sh", "exit"],
+        **action,
     )
 
 

@@ -24,6 +24,7 @@ from .helpers import (
     markers,
     require_service,
     survivors,
+    unmodified_job,
     wraprun,
     wraprun_until_line,
     write,
@@ -64,33 +65,7 @@ def explicit_params(tmp: Path, **extra: Any) -> list[str]:
 def job(tmp: Path, task: str, **action: Any) -> Path:
     """An ordinary job: nothing in it knows about ssh."""
     enter = "echo M:enter ${SSH_CONNECTION:+over-ssh}; printf 'openjd_env: INNER=%s\\n' \"$1\""
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner",
-                    "script": {
-                        "actions": {
-                            "onEnter": {"command": "sh", "args": ["-c", enter, "sh", TRICKY]},
-                            "onExit": {"command": "sh", "args": ["-c", "echo M:exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "parameterSpace": {
-                        "taskParameterDefinitions": [{"name": "N", "type": "INT", "range": "1-2"}]
-                    },
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
-    )
+    return unmodified_job(tmp, task, enter=enter, enter_args=["sh", TRICKY], **action)
 
 
 def run_directory(output: str) -> Path:

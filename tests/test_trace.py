@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .helpers import HOSTILE_ARGS, REPO, argv_job, markers, wraprun, write
+from .helpers import HOSTILE_ARGS, REPO, argv_job, markers, unmodified_job, wraprun, write
 
 TEMPLATE = REPO / "templates" / "trace.yaml"
 ENV = ["--env", str(TEMPLATE)]
@@ -17,33 +17,8 @@ DRY_RUN = [*ENV, "-p", "TraceDryRun=true"]
 
 def job(tmp: Path, task: str, **action: Any) -> Path:
     """An ordinary job: nothing in it knows about tracing."""
-    return write(
-        tmp / "job.yaml",
-        {
-            "specificationVersion": "jobtemplate-2023-09",
-            "name": "Unmodified",
-            "jobEnvironments": [
-                {
-                    "name": "Inner",
-                    "script": {
-                        "actions": {
-                            "onEnter": {
-                                "command": "sh",
-                                "args": ["-c", "echo M:enter; echo 'openjd_env: SPACED=a b=c'"],
-                            },
-                            "onExit": {"command": "sh", "args": ["-c", "echo M:exit"]},
-                        }
-                    },
-                }
-            ],
-            "steps": [
-                {
-                    "name": "S",
-                    "script": {"actions": {"onRun": {"command": "sh", "args": ["-c", task], **action}}},
-                }
-            ],
-        },
-    )
+    enter = "echo M:enter; echo 'openjd_env: SPACED=a b=c'"
+    return unmodified_job(tmp, task, enter=enter, tasks=None, **action)
 
 
 def traced(output: str, kind: str) -> list[str]:
