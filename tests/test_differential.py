@@ -1,12 +1,14 @@
 """wraprun beside the official OpenJD runtime (openjd-cli 0.8 over openjd-sessions 0.14).
 
-Every bundle -- our corpus in tests/differential/*.yaml and every valid job bundle of
-the public conformance suite -- runs through both CLIs with identical inputs, laid out
+Every bundle -- our corpus in tests/differential/*.yaml, every valid job bundle of the
+public conformance suite and of our own (conformance/), and every example job alone and
+under every example environment -- runs through both CLIs with identical inputs, laid out
 as the public conformance runner lays them out. Compared: overall success (exit 0 or
 not) and the ordered marker lines the actions printed: for our corpus the lines that
-start with ``OUT:``; for public bundles the ``expected``/``forbidden`` strings each
-output line contains. Session working directories are normalized to ``<SESSION>``, the
-bundle's folder (the current directory of both runs) to ``<BUNDLE>``.
+start with ``OUT:``; for suite bundles the ``expected``/``forbidden`` strings each
+output line contains; for the examples every line. Session working directories are
+normalized to ``<SESSION>``, the bundle's folder (the current directory of both runs) to
+``<BUNDLE>``.
 """
 
 from __future__ import annotations
@@ -25,18 +27,48 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import PUBLIC_SUITE
+from .helpers import PUBLIC_SUITE, REPO
 from .official_runtime import official_openjd
 
 CORPUS = Path(__file__).parent / "differential"
-BUNDLES: dict[str, Path] = {
-    **{f"differential/{p.stem}": p for p in sorted(CORPUS.glob("*.yaml"))},
-    **{
-        f"{p.parents[1].name}/{p.name.removesuffix('.test.yaml')}": p
-        for p in sorted(PUBLIC_SUITE.glob("*/jobs/*.test.yaml"))
+EXAMPLES = REPO / "examples"
+ALL_LINES = ["<every line>"]
+"""needles() for the examples: they print no markers, so every action line is compared."""
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), path
+    return document
+
+
+def _suite(root: Path, prefix: str) -> dict[str, Path]:
+    """The valid job bundles of a conformance suite in the public layout."""
+    return {
+        f"{prefix}{p.parents[1].name}/{p.name.removesuffix('.test.yaml')}": p
+        for p in sorted(root.glob("*/jobs/*.test.yaml"))
         if ".invalid." not in p.name
-    },
+    }
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    """Every example job alone, and under every example environment template."""
+    documents = {p.stem: _load(p) for p in sorted(EXAMPLES.glob("*.yaml"))}
+    jobs = {k: v for k, v in documents.items() if v["specificationVersion"].startswith("jobtemplate")}
+    envs = {k: v for k, v in documents.items() if v["specificationVersion"].startswith("environment")}
+    bundles = {f"examples/{name}": {"template": job} for name, job in jobs.items()}
+    for name, job in jobs.items():
+        for env_name, env in envs.items():
+            bundles[f"examples/{name}+{env_name}"] = {"template": job, "environments": [env]}
+    return bundles
+
+
+PATHS: dict[str, Path] = {
+    **{f"differential/{p.stem}": p for p in sorted(CORPUS.glob("*.yaml"))},
+    **_suite(PUBLIC_SUITE, ""),
+    **_suite(REPO / "conformance" / "2023-09", "own/"),
 }
+BUNDLES: dict[str, dict[str, Any]] = {**{name: _load(path) for name, path in PATHS.items()}, **_examples()}
 
 # Bundle name -> the spec sentence that makes wraprun right where the two differ.
 INTENDED_DIFFERENCES: dict[str, str] = {
@@ -54,6 +86,16 @@ INTENDED_DIFFERENCES: dict[str, str] = {
         "Template Schemas 2.2, as the public bundle states it: 'a relative submitted PATH value is joined "
         "with the current working directory and lexically normalized'; openjd-cli 0.8 leaves 'sub/../other' "
         "unnormalized."
+    ),
+    "own/WRAP_ACTIONS/4.3--second-wrap-layer-in-step-env-rejected-before-any-enter": (
+        "RFC 0008, Wrap ordering with multiple environments: schedulers 'MUST reject sessions whose stack "
+        "contains two or more environments that define any wrap hook, before entering any environment'; "
+        "openjd-sessions enters the outer environments before it notices the step's second wrap layer."
+    ),
+    "own/WRAP_ACTIONS/4.8--long-line-and-unterminated-last-line-through-wrap-script": (
+        "RFC 0008, Stdout forwarding and macro propagation: 'OpenJD session runtimes MUST scan the wrap "
+        "script's stdout for OpenJD stdout macros'; openjd-sessions cuts lines at 64,000 characters, so a "
+        "100,000-character openjd_env line never sets its variable."
     ),
     "differential/task-parameter-values": (
         "Template Schemas 3.4.1.1.1: 'The elements of the range expression are combined to form a list "
@@ -104,8 +146,10 @@ def wraprun_action_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if not line.startswith(WRAPRUN_FRAMING)]
 
 
-def needles(bundle: dict[str, Any]) -> list[str] | None:
-    """The strings a public bundle's expectations look for; None for our corpus (OUT: lines)."""
+def needles(name: str, bundle: dict[str, Any]) -> list[str] | None:
+    """The strings a suite bundle's expectations look for; None for our corpus (OUT: lines)."""
+    if name.startswith("examples/"):
+        return ALL_LINES
     expected = bundle.get("expected")
     if expected is None:
         return None
@@ -120,6 +164,8 @@ def markers(lines: list[str], wanted: list[str] | None, folder: Path) -> list[st
     lines = [SESSION_DIR.sub("<SESSION>", line).replace(str(folder), "<BUNDLE>") for line in lines]
     if wanted is None:
         return [line for line in lines if line.startswith("OUT:")]
+    if wanted is ALL_LINES:
+        return lines
     return [needle for line in lines for needle in wanted if needle in line]
 
 
@@ -142,9 +188,9 @@ def command(bundle: dict[str, Any], folder: Path, runtime: list[str]) -> list[st
     return args
 
 
-def run_both(path: Path, official: Path) -> tuple[Run, Run]:
-    bundle = yaml.safe_load(path.read_text(encoding="utf-8"))
-    wanted = needles(bundle)
+def run_both(name: str, official: Path) -> tuple[Run, Run]:
+    bundle = BUNDLES[name]
+    wanted = needles(name, bundle)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     runs = []
     with tempfile.TemporaryDirectory(prefix="wraprun-differential-") as tmp:
@@ -185,7 +231,7 @@ def results(request: pytest.FixtureRequest, official: Path) -> dict[str, Any]:
         if item.module is sys.modules[__name__] and hasattr(item, "callspec")
     }
     with ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1))) as pool:
-        return {name: pool.submit(run_both, BUNDLES[name], official) for name in sorted(selected)}
+        return {name: pool.submit(run_both, name, official) for name in sorted(selected)}
 
 
 def describe(ours: Run, theirs: Run) -> str:
@@ -206,7 +252,7 @@ def describe(ours: Run, theirs: Run) -> str:
     ],
 )
 def test_same_as_the_official_runtime(name: str, results: dict[str, Any]) -> None:
-    if "posix" not in yaml.safe_load(BUNDLES[name].read_text(encoding="utf-8")).get("runOn", ["posix"]):
+    if "posix" not in BUNDLES[name].get("runOn", ["posix"]):
         pytest.skip("not for POSIX")
     ours, theirs = results[name].result()
     same = ours.succeeded == theirs.succeeded and ours.markers == theirs.markers
