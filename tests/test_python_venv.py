@@ -240,3 +240,20 @@ def test_unreadable_requirements_file_is_a_clear_failure(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "wraprun-venv: error: cannot read the requirements file" in result.stdout
     assert not (tmp_path / "venvs").exists()
+
+
+def test_hostile_paths_reach_the_script_unchanged(tmp_path: Path) -> None:
+    """Paths with quotes, spaces, `$()`, globs and unicode: argv all the way, no shell re-reads them."""
+    pwned = Path.home() / "wraprun-pwned"
+    pwned.unlink(missing_ok=True)
+    odd = tmp_path / "it's a \"dir\" $(cd; touch wraprun-pwned) `cd; touch wraprun-pwned` *?[x] ünï"
+    odd.mkdir()
+    requirements = odd / "req $HOME.txt"
+    requirements.write_text("# nothing\n", encoding="utf-8")
+    params = venv_params(tmp_path, requirements, cache=odd / "cache")
+    result = wraprun("run", str(venv_job(tmp_path)), *params)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verb, _, venv = venv_line(result.stdout)
+    assert verb == "created" and Path(venv).is_relative_to(odd / "cache")
+    assert probe(result.stdout)["prefix"] == venv
+    assert not pwned.exists()
