@@ -118,7 +118,11 @@ def alive(pid: int) -> bool:
 
 def survivors(pid_dir: Path, wait: float = 3.0) -> list[int]:
     """Processes whose pid files are in ``pid_dir`` and still alive after ``wait`` seconds."""
-    pids = [int(p.read_text()) for p in pid_dir.glob("*.pid")]
+    return survivors_of([int(p.read_text()) for p in pid_dir.glob("*.pid")], wait)
+
+
+def survivors_of(pids: list[int], wait: float = 3.0) -> list[int]:
+    """Those of ``pids`` still alive after ``wait`` seconds (then killed)."""
     end = time.monotonic() + wait
     while time.monotonic() < end and any(alive(p) for p in pids):
         time.sleep(0.05)

@@ -13,6 +13,8 @@ import pytest
 
 from wraprun import process
 
+from .helpers import alive, survivors_of
+
 PY = sys.executable
 
 
@@ -28,23 +30,6 @@ def run(code: str, tmp_path: Path, **kwargs: object) -> tuple[process.Outcome, b
         **kwargs,  # type: ignore[arg-type]
     )
     return outcome, b"".join(chunks)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_gone(pids: list[int], seconds: float = 5.0) -> list[int]:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        left = [p for p in pids if alive(p)]
-        if not left:
-            return []
-        time.sleep(0.05)
-    return [p for p in pids if alive(p)]
 
 
 def test_exit_code_and_merged_stderr(tmp_path: Path) -> None:
@@ -129,7 +114,7 @@ def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     )
     assert outcome.timed_out and outcome.exit_code == -9
     assert len(seen) >= 4
-    assert wait_gone(seen) == []
+    assert survivors_of(seen, wait=5.0) == []
 
 
 def test_stop_from_another_thread_kills_the_tree(tmp_path: Path) -> None:
@@ -145,7 +130,7 @@ def test_stop_from_another_thread_kills_the_tree(tmp_path: Path) -> None:
         [PY, "-c", TREE], env=dict(os.environ), cwd=str(tmp_path), on_output=on_output, control=control
     )
     assert outcome.stopped and not outcome.timed_out
-    assert wait_gone(seen) == []
+    assert survivors_of(seen, wait=5.0) == []
 
 
 NOTIFY = (

@@ -99,19 +99,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(files: Sequence[str]) -> int:
+    returncode, lines = check_lines(files)
+    for problem, line in lines:
+        print(line, file=sys.stderr if problem else sys.stdout)
+    return returncode
+
+
+def check_lines(files: Sequence[str]) -> tuple[int, list[tuple[bool, str]]]:
+    """What ``wraprun check FILES`` says: the exit code and (is a problem, line) in order."""
     from .templates import TemplateError, load
 
     status = EXIT_OK
+    lines: list[tuple[bool, str]] = []
     for name in files:
         try:
             template = load(name)
         except TemplateError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+            lines += [(True, problem) for problem in exc.problems]
             status = EXIT_INVALID
             continue
-        print(f"{name}: valid {template.kind} template")
-    return status
+        lines.append((False, f"{name}: valid {template.kind} template"))
+    return status, lines
 
 
 def _session(args: Any) -> int:

@@ -42,7 +42,7 @@ def run_case(case: TestCase, impl: Impl, timeout: float = DEFAULT_TIMEOUT) -> Re
     try:
         if case.kind == "check":
             command = [*impl.command, "check", str(case.path)]
-            returncode, output = spawn(command, timeout)
+            returncode, output = check_here(case.path) if impl.in_process else spawn(command, timeout)
             reason = _timed_out(timeout) if returncode is None else judge_check(case.invalid, returncode)
         else:
             bundle = load_bundle(case.path)
@@ -67,6 +67,17 @@ def run_case(case: TestCase, impl: Impl, timeout: float = DEFAULT_TIMEOUT) -> Re
         output=output,
         seconds=time.monotonic() - started,
     )
+
+
+def check_here(path: Path) -> tuple[int, str]:
+    """``wraprun check PATH`` without starting an interpreter: the same exit code and lines."""
+    from ..cli import EXIT_INTERNAL, check_lines
+
+    try:
+        returncode, lines = check_lines([str(path)])
+    except Exception as exc:  # noqa: BLE001 - as the CLI reports a bug: an exit code, not a crash
+        return EXIT_INTERNAL, f"wraprun: internal error: {type(exc).__name__}: {exc}\n"
+    return returncode, "".join(line + "\n" for _, line in lines)
 
 
 def _timed_out(timeout: float) -> str:

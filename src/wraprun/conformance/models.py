@@ -75,6 +75,9 @@ class Impl(BaseModel):
 
     name: str
     command: list[str]
+    in_process: bool = False
+    """This very wraprun: ``check`` runs in the runner's process (no interpreter start-up);
+    ``run`` still gets a process of its own (signal handlers, working directory, timeouts)."""
 
 
 class Result(BaseModel):

@@ -33,7 +33,7 @@ def own_suite() -> Path:
 
 def default_impl() -> Impl:
     # This very wraprun, whatever PATH holds, so a checkout tests itself.
-    return Impl(name=DEFAULT_NAME, command=[sys.executable, "-m", "wraprun"])
+    return Impl(name=DEFAULT_NAME, command=[sys.executable, "-m", "wraprun"], in_process=True)
 
 
 def parse_impl(value: str) -> Impl:
