@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .helpers import PUBLIC_SUITE, wraprun, write
+from .helpers import PUBLIC_SUITE, REPO, wraprun, write
 
 JOB = {
     "specificationVersion": "jobtemplate-2023-09",
@@ -34,6 +34,14 @@ def test_check_valid_job_and_environment(tmp_path: Path) -> None:
     result = wraprun("check", str(write(tmp_path / "job.yaml", JOB)), str(env))
     assert result.returncode == 0
     assert "valid job template" in result.stdout and "valid environment template" in result.stdout
+
+
+def test_every_shipped_template_and_example_passes_check() -> None:
+    shipped = sorted((REPO / "templates").glob("*.yaml")) + sorted((REPO / "examples").glob("*.yaml"))
+    assert len(shipped) >= 9
+    result = wraprun("check", *map(str, shipped))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(shipped) and result.stderr == ""
 
 
 def test_check_reports_each_problem_on_one_line(tmp_path: Path) -> None:
