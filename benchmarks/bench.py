@@ -208,8 +208,10 @@ class Bench:
                 given[name].append(execute([*runtime, "run", one]).seconds)  # os.environ as it is
         ours, theirs = (statistics.median(given[name]) for name in self.runtimes)
         self.add("start-up, environment as given (README: bytecode)", "s", ours, theirs)
-        self.add(f"per task, {TASKS} tasks: wall / {TASKS}", "ms", *both("per"), "≤ 1.2 ms")
-        self.add("per task, start-up excluded", "ms", *both("net"))
+        self.add(f"per task, {TASKS} tasks: wall / {TASKS}", "ms", *both("per"))
+        # The target's "per-task overhead": what one more task costs, start-up apart
+        # (the official runtime's figure on this measure is the "about 5 ms" it quotes).
+        self.add("per task, start-up excluded", "ms", *both("net"), "≤ 1.2 ms")
         self.add(f"per wrapped task: wall / {TASKS}", "ms", *both("per_w"))
         self.add("wrap cost per task: wrapped − unwrapped", "ms", *both("cost"), "≤ 0.3 ms")
         self.add("wrap cost, start-up excluded", "ms", *both("cost_net"))
