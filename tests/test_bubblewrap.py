@@ -7,7 +7,6 @@ import secrets
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,24 +156,20 @@ def test_notify_then_terminate_reaches_the_sandboxed_process(tmp_path: Path) -> 
     token = f"wraprun-bwrap-{secrets.token_hex(6)}"
     task = f"trap 'echo M:got-TERM; exit 5' TERM; echo M:ready; sh -c 'sleep 321' {token} & wait"
     cancel = {"cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 20}}
-    started = time.monotonic()
     result = wraprun_until_line(["run", str(job(tmp_path, task, **cancel)), *params(tmp_path)], "M:ready")
     assert result.returncode == 3, result.stdout
     assert "M:got-TERM" in markers(result.stdout)
     assert "Process exited with code: 5" in result.stdout  # the action's own exit, after the notice
-    assert time.monotonic() - started < 15  # it ended on the notice, not at the end of the period
     assert gone(token)
 
 
 def test_timeout_is_forwarded(tmp_path: Path) -> None:
     token = f"wraprun-bwrap-{secrets.token_hex(6)}"
     task = f"echo M:ready; sh -c 'sleep 321' {token}; echo M:never"
-    started = time.monotonic()
     result = wraprun("run", str(job(tmp_path, task, timeout=2)), *params(tmp_path))
     assert result.returncode == 1
     assert "timed out after 2 s" in result.stdout
     assert "M:never" not in result.stdout
-    assert time.monotonic() - started < 30
     assert gone(token)
 
 

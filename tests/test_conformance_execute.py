@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from wraprun.conformance.discover import discover
@@ -137,16 +136,15 @@ def test_a_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     script = tmp_path / "hang.py"
     script.write_text(
         "import subprocess, sys, time\n"
-        "child = subprocess.Popen(['sleep', '120'], start_new_session=True)\n"
+        "child = subprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
         "open(sys.argv[-1] + '.pid', 'w').write(str(child.pid))\n"
-        "time.sleep(120)\n"
+        "time.sleep(3600)\n"
     )
     path = write(tmp_path / "2023-09" / "C" / "job_templates" / "t.yaml", job("X"))
     [case] = discover([path])
-    started = time.monotonic()
     result = run_case(case, Impl(name="hang", command=[sys.executable, str(script)]), timeout=3)
-    assert time.monotonic() - started < 20
     assert (result.status, result.reason) == ("failed", "timeout (still running after 3 s)")
     grandchild = int(Path(f"{path}.pid").read_text())
-    # SIGKILL is sent, not awaited: on a loaded machine the process can take a moment to go.
+    # Gone long before its hour: killed, so the runner did not wait on the pipes it held.
+    # (SIGKILL is sent, not awaited: on a loaded machine it can take a moment to land.)
     assert survivors_of([grandchild]) == []

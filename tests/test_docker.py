@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,6 @@ def test_notify_then_terminate_reaches_the_process(tmp_path: Path, docker_host: 
 
 
 def test_timeout_is_enforced_in_the_container(tmp_path: Path, docker_host: str) -> None:
-    started = time.monotonic()
     result = wraprun(
         "run",
         str(job(tmp_path, "echo M:ready; sleep 321; echo M:never", timeout=2)),
@@ -108,7 +106,6 @@ def test_timeout_is_enforced_in_the_container(tmp_path: Path, docker_host: str) 
     assert result.returncode == 1
     assert "timeout reached" in result.stdout + result.stderr
     assert "M:never" not in result.stdout
-    assert time.monotonic() - started < 60
     assert sleepers() == []
 
 

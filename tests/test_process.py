@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -159,7 +158,6 @@ def test_notify_then_terminate(tmp_path: Path, linger: float, expect_clean: bool
         chunks.append(block)
         on_output(block)
 
-    started = time.monotonic()
     outcome = process.run(
         [PY, "-c", NOTIFY.format(linger=linger)],
         env=dict(os.environ),
@@ -175,8 +173,7 @@ def test_notify_then_terminate(tmp_path: Path, linger: float, expect_clean: bool
     if expect_clean:
         assert outcome.exit_code == 3 and b"clean exit" in out
     else:
-        assert outcome.exit_code == -9 and b"clean exit" not in out
-        assert time.monotonic() - started < 10
+        assert outcome.exit_code == -9 and b"clean exit" not in out  # killed when the grace ran out
 
 
 def test_forced_stop_skips_the_grace_period(tmp_path: Path) -> None:
@@ -186,7 +183,7 @@ def test_forced_stop_skips_the_grace_period(tmp_path: Path) -> None:
         if b"ready" in block:
             control.stop(force=True)
 
-    started = time.monotonic()
+    notified: list[float] = []
     outcome = process.run(
         [PY, "-c", NOTIFY.format(linger=30)],
         env=dict(os.environ),
@@ -194,21 +191,22 @@ def test_forced_stop_skips_the_grace_period(tmp_path: Path) -> None:
         on_output=on_output,
         control=control,
         grace=30.0,
+        before_notify=notified.append,
     )
     assert outcome.exit_code == -9
-    assert time.monotonic() - started < 10
+    assert notified == []  # no notice, no grace: killed at once
 
 
 def test_background_daemon_does_not_hold_the_action(tmp_path: Path) -> None:
     # An onEnter may start a daemon that keeps stdout open; the action ends with its leader.
     code = (
-        "import subprocess; p = subprocess.Popen(['sleep', '30'])\n"
+        "import subprocess; p = subprocess.Popen(['sleep', '3600'])\n"
         "open('daemon', 'w').write(str(p.pid)); print('leader done')"
     )
-    started = time.monotonic()
     outcome, out = run(code, tmp_path)
     assert outcome.exit_code == 0 and b"leader done" in out
-    assert time.monotonic() - started < 5
     daemon = int((tmp_path / "daemon").read_text())
-    assert alive(daemon)  # left running on purpose: environments may start daemons
+    # Still running: the action ended with its leader, not when the daemon's hour was up,
+    # and the daemon was left alone on purpose (environments may start daemons).
+    assert alive(daemon)
     os.kill(daemon, 9)

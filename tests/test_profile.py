@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -143,22 +142,18 @@ def test_notify_reaches_the_action_and_is_profiled(tmp_path: Path) -> None:
     token = f"wraprun-profile-{secrets.token_hex(6)}"
     task = f"trap 'echo M:got-TERM; exit 5' TERM; echo M:ready; sh -c 'sleep 321' {token} & wait"
     cancel = {"cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 20}}
-    started = time.monotonic()
     result = wraprun_until_line(["run", str(job(tmp_path, task, **cancel)), *ENV], "M:ready")
     assert result.returncode == 3, result.stdout
     assert "M:got-TERM" in markers(result.stdout)
     assert "Process exited with code: 5" in result.stdout  # the action's own exit, after the notice
-    assert time.monotonic() - started < 15  # it ended on the notice, not at the end of the period
     assert [p["outcome"] for p in profiles(result.stdout) if p["what"] == "step S onRun"] == ["exit=5"]
     assert gone(token)
 
 
 def test_timeout_is_forwarded(tmp_path: Path) -> None:
     token = f"wraprun-profile-{secrets.token_hex(6)}"
-    started = time.monotonic()
     result = wraprun("run", str(job(tmp_path, f"sh -c 'sleep 321' {token}; echo M:never", timeout=2)), *ENV)
     assert result.returncode == 1
     assert "timed out after 2 s" in result.stdout
     assert "M:never" not in result.stdout
-    assert time.monotonic() - started < 30
     assert gone(token)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -87,10 +86,8 @@ def test_cancel_from_another_thread(tmp_path: Path) -> None:
         )
         step = plan.steps[0]
         threading.Timer(0.5, session.cancel).start()
-        started = time.monotonic()
         result = session.run_task("S", step.script, step.scope, step.tasks[0])
         assert result.state == "CANCELED"
-        assert time.monotonic() - started < 10
         assert (Path(session.working_directory) / "cancel_info.json").exists()
 
 

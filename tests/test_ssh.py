@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -146,28 +145,24 @@ def test_notify_then_terminate_reaches_the_remote_process(tmp_path: Path, ssh_ho
     pids.mkdir()
     task = recording(pids) + "trap 'echo M:got-TERM; exit 5' TERM; " + sleeping(pids)
     cancel = {"cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 2}}
-    started = time.monotonic()
     result = wraprun_until_line(
         ["run", str(job(tmp_path, task, **cancel)), *params(tmp_path, ssh_host)], "M:ready"
     )
     assert result.returncode == 3, result.stdout
     assert "M:got-TERM" in result.stdout  # SIGTERM first, and its output still came back
     assert survivors(pids) == []  # what outlived SIGTERM got SIGKILL after the period
-    assert time.monotonic() - started < 30
 
 
 def test_timeout_is_enforced_on_the_remote_host(tmp_path: Path, ssh_host: str) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     task = recording(pids) + sleeping(pids) + "; echo M:never"
-    started = time.monotonic()
     result = wraprun("run", str(job(tmp_path, task, timeout=2)), *params(tmp_path, ssh_host))
     assert result.returncode == 1
     assert "timed out after 2 s" in result.stdout + result.stderr
     assert "M:never" not in result.stdout
     assert survivors(pids) == []
     assert markers(result.stdout)[-1] == "M:exit"
-    assert time.monotonic() - started < 30
 
 
 def test_unreachable_host_fails_plainly(tmp_path: Path, ssh_host: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pydantic
 import yaml
 
+from ..process import kill_tree
 from .expect import OS_NAME, judge_check, judge_run, runs_here
 from .models import Bundle, Impl, Result, Status, TestCase
 
@@ -126,7 +125,7 @@ def spawn(command: list[str], timeout: float, cwd: str | None = None) -> tuple[i
         out, err = proc.communicate(timeout=timeout)
         returncode: int | None = proc.returncode
     except subprocess.TimeoutExpired:
-        _kill_tree(proc.pid)
+        kill_tree(proc.pid)
         try:
             out, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:  # a stray grandchild still holds a pipe
@@ -137,26 +136,3 @@ def spawn(command: list[str], timeout: float, cwd: str | None = None) -> tuple[i
             out, err = b"", b""
         returncode = None
     return returncode, (out + err).decode("utf-8", errors="replace")
-
-
-def _kill_tree(pid: int) -> None:
-    # Suspend each process before listing its children, so none can start a
-    # new one between the listing and the kill; then kill them all.
-    found: list[psutil.Process] = []
-    try:
-        frontier = [psutil.Process(pid)]
-    except psutil.NoSuchProcess:
-        return
-    while frontier:
-        process = frontier.pop()
-        try:
-            process.suspend()
-            found.append(process)
-            frontier.extend(process.children())
-        except psutil.NoSuchProcess:
-            pass
-    for process in found:
-        try:
-            process.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
