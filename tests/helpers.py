@@ -241,3 +241,14 @@ def argv_job(path: Path, record: str) -> Path:
             "steps": [{"name": "Argv", "script": {"actions": {"onRun": on_run}}}],
         },
     )
+
+
+def assert_no_secret(out: bytes, secrets: Sequence[bytes]) -> None:
+    """No secret occurs in ``out`` unless it overlaps a mask (possible only for a
+    secret that itself holds '*': text beside a mask can complete it)."""
+    for secret in secrets:
+        at = out.find(secret)
+        while at >= 0:
+            context = out[max(0, at - 40) : at + 80]
+            assert b"*" in secret and b"*" in out[at : at + len(secret)], (secret, context)
+            at = out.find(secret, at + 1)

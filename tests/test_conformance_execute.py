@@ -9,7 +9,7 @@ from pathlib import Path
 from wraprun.conformance.discover import discover
 from wraprun.conformance.execute import run_case
 from wraprun.conformance.models import Impl
-from wraprun.conformance.runner import default_impl
+from wraprun.conformance.suite import default_impl
 
 from .conformance_helpers.cli import job, write
 from .conformance_helpers.paths import OWN_SUITE, PUBLIC_2023

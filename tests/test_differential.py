@@ -27,6 +27,9 @@ from typing import Any
 import pytest
 import yaml
 
+from wraprun.conformance.execute import bundle_command
+from wraprun.conformance.models import Bundle
+
 from .conformance_helpers.official import official_openjd
 from .helpers import PUBLIC_SUITE, REPO
 
@@ -87,6 +90,21 @@ INTENDED_DIFFERENCES: dict[str, str] = {
         "with the current working directory and lexically normalized'; openjd-cli 0.8 leaves 'sub/../other' "
         "unnormalized."
     ),
+    **dict.fromkeys(
+        [
+            "EXPR/2.12--list-path-default-walkup-within-template-dir",
+            "EXPR/2.12--list-path-default-within-template-dir",
+            "EXPR/2.12--list-path-param-mapping",
+            "EXPR/2.12--list-path-param-mapping-posix",
+            "EXPR/2.12--list-path-param-runtime",
+            "EXPR/2.12--list-path-param-runtime-posix",
+            "EXPR/2.12--list-path-value-relative-joined-with-cwd",
+        ],
+        "Template Schemas 2.12: each element of a LIST[PATH] follows the PATH rules of 2.2: a relative "
+        "default is joined with the job template's directory, an absolute default is an error, a relative "
+        "submitted value is joined with the current directory; openjd-cli 0.8 keeps LIST[PATH] elements "
+        "as written. (The -param-mapping/-runtime bundles contradict the rule and are listed in README.)",
+    ),
     "own/WRAP_ACTIONS/4.3--second-wrap-layer-in-step-env-rejected-before-any-enter": (
         "RFC 0008, Wrap ordering with multiple environments: schedulers 'MUST reject sessions whose stack "
         "contains two or more environments that define any wrap hook, before entering any environment'; "
@@ -113,7 +131,7 @@ KNOWN_BUGS: dict[str, str] = {
 SESSION_DIR = re.compile(re.escape(tempfile.gettempdir()) + r"/(?:OpenJD/|wraprun-session-)[\w.-]+")
 STAMP = re.compile(r"\d+:\d\d:\d\d(?:\.\d+)?")
 OFFICIAL_EXIT = re.compile(r"Process pid \d+ exited with code")
-WRAPRUN_FRAMING = ("==> ", "<== ", "Process exited with code:", "Session ")
+WRAPRUN_FRAMING = ("==> ", "<== ", "Process exited with code:", "Session ", "Running job '")
 RUN_TIMEOUT = 120
 
 
@@ -170,22 +188,10 @@ def markers(lines: list[str], wanted: list[str] | None, folder: Path) -> list[st
 
 
 def command(bundle: dict[str, Any], folder: Path, runtime: list[str]) -> list[str]:
-    """The public conformance runner's layout: template.yaml, parameters.yaml, envN.yaml, pathmapping.json."""
-
-    def dump(name: str, data: Any) -> str:
-        (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        return str(folder / name)
-
-    args = [*runtime, "run", dump("template.yaml", bundle["template"])]
-    if "parameters" in bundle:
-        args += ["-p", f"file://{dump('parameters.yaml', bundle['parameters'])}"]
-    for index, env in enumerate(bundle.get("environments") or []):
-        args += ["--env", dump(f"env{index}.yaml", env)]
-    if "pathMapping" in bundle:
-        rules = {"version": "pathmapping-1.0", "path_mapping_rules": bundle["pathMapping"]}
-        (folder / "pathmapping.json").write_text(json.dumps(rules), encoding="utf-8")
-        args += ["--path-mapping-rules", f"file://{folder / 'pathmapping.json'}"]
-    return args
+    """The public conformance runner's command and layout, as `wraprun conformance` builds them."""
+    keys = ("template", "environments", "parameters", "pathMapping")
+    inputs = {k: v for k, v in bundle.items() if k in keys}
+    return bundle_command(Bundle.model_validate(inputs), folder, runtime)
 
 
 def run_both(name: str, official: Path) -> tuple[Run, Run]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wraprun import process
 
@@ -55,9 +58,9 @@ def test_blocks_hold_whole_lines_even_for_split_writes(tmp_path: Path) -> None:
     assert b"".join(blocks) == b"openjd_env: A=1\nnext line\n"
 
 
-def test_output_without_final_newline_is_kept_as_a_whole_line(tmp_path: Path) -> None:
+def test_output_without_final_newline_is_relayed_as_written(tmp_path: Path) -> None:
     _, out = run("import sys; sys.stdout.write('no newline at end')", tmp_path)
-    assert out == b"no newline at end\n"
+    assert out == b"no newline at end"
 
 
 def test_very_long_line_is_relayed_whole(tmp_path: Path) -> None:
@@ -82,7 +85,7 @@ TREE = (
     "kids = [subprocess.Popen(['sleep', '60']),\n"
     "        subprocess.Popen(['sleep', '60'], start_new_session=True),\n"
     "        subprocess.Popen([sys.executable, '-c',\n"
-    "                          'import subprocess; subprocess.Popen([\"sleep\", \"60\"]).wait()'])]\n"
+    '                          \'import subprocess; subprocess.Popen(["sleep", "60"]).wait()\'])]\n'
     "time.sleep(0.3)\n"
     "open('pids', 'w').write(' '.join(str(p.pid) for p in kids))\n"
     "print('started', flush=True)\n"
@@ -210,3 +213,77 @@ def test_background_daemon_does_not_hold_the_action(tmp_path: Path) -> None:
     # and the daemon was left alone on purpose (environments may start daemons).
     assert alive(daemon)
     os.kill(daemon, 9)
+
+
+SETSID_UNDER_NOTIFY = (
+    "import os, signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the leader leaves at once\n"
+    "kid = subprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
+    "open('kid', 'w').write(str(kid.pid)); print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.parametrize("timeout", [None, 1.0])
+def test_notify_then_terminate_kills_setsid_descendants_of_a_leader_that_left(
+    tmp_path: Path, timeout: float | None
+) -> None:
+    """Cancel and timeout alike: the tree is recorded before the notice, so a setsid()
+    child whose leader exited on SIGTERM (and is no longer found from it) goes too."""
+    control = process.Control()
+
+    def on_output(block: bytes) -> None:
+        if b"ready" in block and timeout is None:
+            control.stop()
+
+    outcome = process.run(
+        [PY, "-c", SETSID_UNDER_NOTIFY],
+        env=dict(os.environ),
+        cwd=str(tmp_path),
+        on_output=on_output,
+        control=control,
+        grace=30.0,
+        timeout=timeout,
+    )
+    assert outcome.exit_code == 0 and (outcome.timed_out or outcome.stopped)
+    assert survivors_of([int((tmp_path / "kid").read_text())], wait=3.0) == []
+
+
+def relay(code: str, tmp_path: Path) -> bytes:
+    return run(code, tmp_path)[1]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "b'x' * (3 << 20) + b'\\n'",  # three pieces' worth, one line
+        "b'x' * (1 << 20) + b'\\n'",  # exactly the piece size
+        "b'x' * ((1 << 20) - 1) + b'\\n' + b'y' * (1 << 20)",  # a last line without newline
+        "b''.join(b'progress %d%%\\r' % (i % 100) for i in range(120000))",  # \\r only, over 1 MiB
+    ],
+)
+def test_long_lines_are_relayed_byte_for_byte(tmp_path: Path, shape: str) -> None:
+    expected = eval(shape)  # noqa: S307 - the parameters above, nothing else
+    out = relay(f"import sys; sys.stdout.buffer.write({shape})", tmp_path)
+    assert len(out) == len(expected) and out == expected
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.binary(max_size=3000), st.lists(st.integers(0, 3000), max_size=6))
+def test_any_bytes_written_any_way_are_relayed_exactly(data: bytes, cuts: list[int]) -> None:
+    bounds = sorted(min(c, len(data)) for c in cuts)
+    writes = [data[a:b] for a, b in zip([0, *bounds], [*bounds, len(data)], strict=True)]
+    code = (
+        "import sys, time\n"
+        f"for part in {writes!r}:\n"
+        "    sys.stdout.buffer.write(part); sys.stdout.flush(); time.sleep(0.002)\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        assert relay(code, Path(tmp)) == data
+
+
+def test_a_nul_byte_in_an_argument_is_a_start_error(tmp_path: Path) -> None:
+    outcome = process.run(
+        ["echo", "a\0b"], env={}, cwd=str(tmp_path), on_output=lambda b: None, control=process.Control()
+    )
+    assert outcome.exit_code is None and "null" in outcome.start_error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 from pathlib import Path
 
@@ -131,3 +132,122 @@ def test_redacted_values_never_reach_events(tmp_path: Path) -> None:
         assert "********" in stream.getvalue()
     later = [e for e in seen if isinstance(e, (events.ActionOutput, events.ActionProgress))]
     assert "hunter2" not in repr(later) and "leak: ********" in repr(later)
+
+
+def run_job(tmp: Path, document: dict, envs: list[dict] | None = None) -> list[events.Event]:
+    """Enter every environment, run every task, exit: the events seen."""
+    seen: list[events.Event] = []
+    with Session(callback=seen.append) as session:
+        plan = plan_for(tmp, document, session, envs)
+        for origin, env, scope in plan.environments:
+            session.enter_environment(env, scope, origin)
+        for step in plan.steps:
+            for environment in step.environments:
+                session.enter_environment(environment, step.scope)
+            for task in step.tasks:
+                session.run_task(step.step.name, step.script, step.scope, task)
+        while session.environments_entered:
+            session.exit_environment()
+    return seen
+
+
+def shown(seen: list[events.Event]) -> str:
+    return b"".join(e.data for e in seen if isinstance(e, events.ActionOutput)).decode()
+
+
+def test_a_status_set_before_its_secret_was_declared_is_never_shown_again(tmp_path: Path) -> None:
+    body = (
+        "print('openjd_status: token is s3cr3t', flush=True);"
+        "print('openjd_redacted_env: T=s3cr3t');"
+        "print('openjd_progress: 50'); print('openjd_fail: s3cr3t broke'); raise SystemExit(1)"
+    )
+    seen = run_job(tmp_path, task_job(body))
+    # The first status line comes before the declaration (shown as printed); the
+    # progress line after it re-sends the status, which must be masked by then.
+    (progress,) = [e for e in seen if isinstance(e, events.ActionProgress) and e.progress == 50]
+    assert progress.status == "token is ********"
+    (failed,) = [e for e in seen if isinstance(e, events.ActionEnded) and e.state == "FAILED"]
+    assert failed.message == "******** broke"
+
+
+WRITES_OVER_ITS_FILES = "cat {{Env.File.Note}}; echo changed > {{Env.File.Note}}"
+
+
+def test_environment_files_are_written_before_each_of_its_actions(tmp_path: Path) -> None:
+    """Template Schemas §6: 'written prior to every one of the corresponding actions'."""
+    document = task_job("print('task')")
+    document["jobEnvironments"][0]["script"] = {
+        "embeddedFiles": [{"name": "Note", "type": "TEXT", "data": "original\n"}],
+        "actions": {
+            "onEnter": {"command": "sh", "args": ["-c", WRITES_OVER_ITS_FILES]},
+            "onExit": {"command": "sh", "args": ["-c", WRITES_OVER_ITS_FILES]},
+        },
+    }
+    assert shown(run_job(tmp_path, document)).split() == ["original", "task", "original"]
+
+
+def wrapper_env(shell: str, *args: str, **script: object) -> dict:
+    """A wrapping environment 'W' whose three hooks run ``sh -c SHELL hook ARGS...``."""
+    hook = {"command": "sh", "args": ["-c", shell, "hook", *args]}
+    actions = {h: hook for h in ("onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit")}
+    return {
+        "specificationVersion": "environment-2023-09",
+        "extensions": ["WRAP_ACTIONS", "EXPR"],
+        "environment": {"name": "W", "script": {**script, "actions": actions}},
+    }
+
+
+FORWARD = ("{{WrappedAction.Command}}", "{{WrappedAction.Args}}")
+
+
+def test_a_wrappers_own_files_are_written_before_each_hook(tmp_path: Path) -> None:
+    note = [{"name": "Note", "type": "TEXT", "data": "original\n"}]
+    wrapper = wrapper_env(WRITES_OVER_ITS_FILES + '; exec "$@"', *FORWARD, embeddedFiles=note)
+    document = task_job("print('task')")
+    document["jobEnvironments"][0]["script"]["actions"]["onExit"] = {"command": "echo", "args": ["exit"]}
+    out = shown(run_job(tmp_path, document, [wrapper])).split()
+    assert [w for w in out if w in ("original", "task", "exit")] == [
+        *("original", "original", "task"),  # the hook for onEnter, then for the task
+        *("original", "exit"),  # the hook for onExit
+    ]
+
+
+def test_every_action_sees_the_session_working_directory_in_its_environment(tmp_path: Path) -> None:
+    document = task_job("import os; print('task', os.environ['OPENJD_SESSION_WORKING_DIR'])")
+    document["jobEnvironments"][0]["script"]["actions"]["onEnter"] = {
+        "command": "sh",
+        "args": ["-c", 'echo enter "$OPENJD_SESSION_WORKING_DIR" {{Session.WorkingDirectory}}'],
+    }
+    enter, task = shown(run_job(tmp_path, document)).splitlines()
+    _, env_value, template_value = enter.split()
+    assert env_value == template_value and task == f"task {template_value}"
+
+
+def test_a_nul_byte_in_openjd_env_is_a_warning_also_under_a_wrapper(tmp_path: Path) -> None:
+    wrapper = wrapper_env('exec "$@"', *FORWARD, "{{WrappedAction.Environment}}")
+    document = task_job("print('task ran')")
+    document["jobEnvironments"][0]["script"]["actions"]["onEnter"]["args"] = [
+        "-c",
+        "import sys; sys.stdout.write('openjd_env: BAD=a\\0b\\n')",
+    ]
+    seen = run_job(tmp_path, document, [wrapper])
+    warnings = [e.text for e in seen if isinstance(e, events.SessionMessage)]
+    assert warnings == ["openjd_env: BAD: a value cannot hold a NUL byte"]
+    assert "task ran" in shown(seen)
+
+
+def test_errors_of_the_python_api(tmp_path: Path) -> None:
+    """Misuse raises SessionStateError; anything an action's own content causes, including
+    files that cannot be written, is that action's FAILED result."""
+    from wraprun.session import SessionStateError
+
+    document = task_job("print(1)")
+    document["steps"][0]["script"]["embeddedFiles"] = [{"name": "F", "type": "TEXT", "data": "d"}]
+    with Session() as session:
+        with pytest.raises(SessionStateError):
+            session.exit_environment()
+        plan = plan_for(tmp_path, document, session)
+        step = plan.steps[0]
+        shutil.rmtree(session.files_directory)  # where task files go: the write fails
+        result = session.run_task("S", step.script, step.scope, step.tasks[0])
+        assert result.state == "FAILED" and "No such file or directory" in result.fail_message

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .errors import WraprunError
+
 if TYPE_CHECKING:
     from .session import ActionResult, Scope, Session
 
-__all__ = ["ActionResult", "Scope", "Session"]
+__all__ = ["ActionResult", "Scope", "Session", "WraprunError"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that `wraprun check` and `--help` do not pay for the session machinery.
-    if name in __all__:
+    if name in ("ActionResult", "Scope", "Session"):
         from . import session
 
         return getattr(session, name)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import overload
 
-from openjd import _openjd_rs as rs
+from .events import EXIT_KINDS, ActionKind
+from .model import ActionModel, EmbeddedFile, rs
 
 TERMINATE = "TERMINATE"
 NOTIFY_THEN_TERMINATE = "NOTIFY_THEN_TERMINATE"
@@ -39,7 +41,7 @@ class ActionSpec:
     notify_period: rs.FormatString | None
 
     @classmethod
-    def of(cls, action: Any) -> ActionSpec:
+    def of(cls, action: ActionModel) -> ActionSpec:
         cancel = action.cancelation
         mode = notify = None
         if cancel is not None:
@@ -54,27 +56,23 @@ class ActionSpec:
         )
 
 
-def format_string(value: Any) -> Any:
+@overload
+def format_string(value: None) -> None: ...
+@overload
+def format_string(value: str | rs.FormatString) -> rs.FormatString: ...
+def format_string(value: str | rs.FormatString | None) -> rs.FormatString | None:
     """A FormatString for a field that the model hands over as text or as a FormatString."""
     if value is None or isinstance(value, rs.FormatString):
         return value
     return rs.FormatString(str(value))
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where an action sits; decides the schema's positional defaults."""
+def default_timeout(kind: ActionKind) -> int | None:
+    return ENV_EXIT_DEFAULT_TIMEOUT if kind in EXIT_KINDS else None
 
-    name: str
-    """onEnter, onRun, onExit, onWrapEnvEnter, onWrapTaskRun or onWrapEnvExit."""
 
-    @property
-    def default_timeout(self) -> int | None:
-        return ENV_EXIT_DEFAULT_TIMEOUT if self.name in ("onExit", "onWrapEnvExit") else None
-
-    @property
-    def default_notify_period(self) -> int:
-        return 120 if self.name in ("onRun", "onWrapTaskRun") else 30
+def default_notify_period(kind: ActionKind) -> int:
+    return 120 if kind in ("onRun", "onWrapTaskRun") else 30
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,10 @@ class ResolvedAction:
         return float(self.notify_period) if self.notify_period is not None else None
 
 
-def resolve(spec: ActionSpec, symtab: Any, profile: Any, position: Position) -> ResolvedAction:
+def resolve(
+    spec: ActionSpec, symtab: rs.SymbolTable, profile: rs.ExprProfile, kind: ActionKind
+) -> ResolvedAction:
+    """The argv, timeout and cancelation of ``spec``, with the defaults of its position ``kind``."""
     try:
         argv = [_text_of(spec.command, symtab, profile)]
         argv.extend(resolve_args(spec.args, symtab, profile))
@@ -104,12 +105,14 @@ def resolve(spec: ActionSpec, symtab: Any, profile: Any, position: Position) -> 
     except ValueError as exc:  # the engine's ExpressionError is a ValueError
         raise ActionError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
     if mode == NOTIFY_THEN_TERMINATE and period is None:
-        period = position.default_notify_period
-    timeout = declared_timeout if declared_timeout is not None else position.default_timeout
+        period = default_notify_period(kind)
+    timeout = declared_timeout if declared_timeout is not None else default_timeout(kind)
     return ResolvedAction(tuple(argv), declared_timeout, timeout, mode, period)
 
 
-def resolve_args(args: tuple[rs.FormatString, ...], symtab: Any, profile: Any) -> list[str]:
+def resolve_args(
+    args: tuple[rs.FormatString, ...], symtab: rs.SymbolTable, profile: rs.ExprProfile
+) -> list[str]:
     """RFC 0005 §1.3.2: a null argument is dropped, a list gives one argument per element."""
     out: list[str] = []
     for arg in args:
@@ -126,16 +129,21 @@ def resolve_args(args: tuple[rs.FormatString, ...], symtab: Any, profile: Any) -
     return out
 
 
-def _text(value: Any) -> str:
+def _text(value: rs.ExprValue) -> str:
     return str(value)
 
 
-def _text_of(field: rs.FormatString, symtab: Any, profile: Any) -> str:
+def _text_of(field: rs.FormatString, symtab: rs.SymbolTable, profile: rs.ExprProfile) -> str:
     return field.raw() if field.is_literal() else field.resolve_string(symtab, profile=profile)
 
 
 def _optional_int(
-    field: rs.FormatString | None, symtab: Any, profile: Any, what: str, low: int, high: int | None
+    field: rs.FormatString | None,
+    symtab: rs.SymbolTable,
+    profile: rs.ExprProfile,
+    what: str,
+    low: int,
+    high: int | None,
 ) -> int | None:
     if field is None:
         return None
@@ -152,7 +160,9 @@ def _optional_int(
     return number
 
 
-def _cancelation(spec: ActionSpec, symtab: Any, profile: Any) -> tuple[str | None, int | None]:
+def _cancelation(
+    spec: ActionSpec, symtab: rs.SymbolTable, profile: rs.ExprProfile
+) -> tuple[str | None, int | None]:
     if spec.cancel_mode is None:
         return None, None
     mode_value = spec.cancel_mode.resolve(symtab, profile=profile)
@@ -172,7 +182,9 @@ def _cancelation(spec: ActionSpec, symtab: Any, profile: Any) -> tuple[str | Non
 # --- embedded files -------------------------------------------------------------------------
 
 
-def file_symbols(files: Any, directory: str, prefix: str) -> tuple[dict[str, str], list[Any]]:
+def file_symbols(
+    files: Sequence[EmbeddedFile] | None, directory: str, prefix: str
+) -> tuple[dict[str, str], list[EmbeddedFile]]:
     """Choose a path for each embedded file; returns ({symbol: path}, files).
 
     Paths are chosen before any data is resolved because a file's data may
@@ -185,7 +197,13 @@ def file_symbols(files: Any, directory: str, prefix: str) -> tuple[dict[str, str
     return paths, list(files or ())
 
 
-def write_files(files: list[Any], paths: dict[str, str], prefix: str, symtab: Any, profile: Any) -> None:
+def write_files(
+    files: Sequence[EmbeddedFile],
+    paths: dict[str, str],
+    prefix: str,
+    symtab: rs.SymbolTable,
+    profile: rs.ExprProfile,
+) -> None:
     """Resolve each embedded file's data and write it (runnable files get u+x)."""
     for f in files:
         path = paths[f"{prefix}.{f.name}"]

@@ -1,19 +1,29 @@
 """Command line: argument parsing and exit codes only; the work is the Python API's.
 
-Exit codes (documented in README.md):
+Exit codes (documented in README.md, defined in :mod:`wraprun.check`):
   0 success · 1 an action failed · 2 invalid input · 3 canceled · 4 internal error
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELED, EXIT_INTERNAL = 0, 1, 2, 3, 4
+from .check import (
+    EXIT_CANCELED,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    check_lines,
+    internal_error,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME=VALUE",
             help="parameter values of one task to run (repeatable)",
         )
-        run.add_argument("--maximum-tasks", type=int, metavar="N", help="run at most N tasks per step")
+        run.add_argument(
+            "--maximum-tasks",
+            type=lambda text: __import__("wraprun.job", fromlist=["job"]).maximum_tasks_arg(text),
+            metavar="N",
+            help="run at most N tasks per step",
+        )
         run.add_argument(
             "--path-mapping-rules", metavar="RULES", help="pathmapping-1.0 rules: file://PATH or inline JSON"
         )
@@ -82,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout_closed = _standard_streams()
     args = build_parser().parse_args(argv)
+    if stdout_closed:
+        print("wraprun: standard output is closed; nothing was run", file=sys.stderr)
+        return EXIT_INVALID
     try:
         if args.command == "check":
             return _check(args.files)
@@ -94,8 +113,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_CANCELED
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into an exit code
-        print(f"wraprun: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(internal_error(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _standard_streams() -> bool:
+    """Whether stdout was closed when we started (``>&-``).
+
+    Each closed standard descriptor is taken by /dev/null at once, so that no
+    pipe or file opened later lands on it and receives what was meant for it.
+    """
+    stdout_closed = False
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            taken = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor
+            if taken != fd:
+                os.dup2(taken, fd)
+                os.close(taken)
+            stdout_closed = stdout_closed or fd == 1
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    return stdout_closed
 
 
 def _check(files: Sequence[str]) -> int:
@@ -105,24 +147,38 @@ def _check(files: Sequence[str]) -> int:
     return returncode
 
 
-def check_lines(files: Sequence[str]) -> tuple[int, list[tuple[bool, str]]]:
-    """What ``wraprun check FILES`` says: the exit code and (is a problem, line) in order."""
-    from .templates import TemplateError, load
+class _Interrupts:
+    """SIGINT, SIGTERM and SIGHUP, from the first moment of a run to the end of the process.
 
-    status = EXIT_OK
-    lines: list[tuple[bool, str]] = []
-    for name in files:
-        try:
-            template = load(name)
-        except TemplateError as exc:
-            lines += [(True, problem) for problem in exc.problems]
-            status = EXIT_INVALID
-            continue
-        lines.append((False, f"{name}: valid {template.kind} template"))
-    return status, lines
+    A signal that comes before the run can act is recorded and replayed when it
+    can: one cancels the run (its teardown runs), a second skips what teardown
+    remains. After the run it changes nothing: the work is already done.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._target: Any = None
+        for sig in self.SIGNALS:
+            signal.signal(sig, self)
+
+    def __call__(self, *_: object) -> None:
+        self.count += 1
+        if self._target is not None:
+            self._target()
+
+    def attach(self, target: Any) -> None:
+        for _ in range(self.count):
+            target()
+        self._target = target
+
+    def detach(self) -> None:
+        self._target = None
 
 
 def _session(args: Any) -> int:
+    interrupts = _Interrupts()  # before anything is created: no window where a signal kills us
     from . import events, job, runner, wrap
     from .session import Session
     from .templates import TemplateError, load
@@ -133,16 +189,40 @@ def _session(args: Any) -> int:
         rules = job.load_path_mapping(args.path_mapping_rules)
         parameters = job.parse_parameters(args.job_param)
         selection = job.parse_tasks(args.tasks, args.task_param)
-    except (TemplateError, job.InputError) as exc:
-        print(str(exc), file=sys.stderr)
+        created = job.create(job_template, env_templates, parameters)
+        planned = job.plan(
+            created,
+            job_template,
+            env_templates,
+            rules=rules,
+            step_name=args.step,
+            run_dependencies=args.run_dependencies,
+            task_selection=selection,
+            maximum_tasks=args.maximum_tasks,
+        )
+        runner.check_wrap_layers(planned)
+    except (TemplateError, job.InputError, wrap.WrapError) as exc:
+        print(f"wraprun: {exc}" if isinstance(exc, wrap.WrapError) else str(exc), file=sys.stderr)
         return EXIT_INVALID
+    if interrupts.count:
+        return EXIT_CANCELED  # nothing was created yet
+
+    output_error: list[OSError] = []
+
+    def output_failed(exc: OSError) -> None:
+        # Nobody reads what the session says any more: stop it, and tear it down quietly.
+        output_error.append(exc)
+        _silence_stdout()
+        interrupts()
 
     live = args.output == "human" and sys.stdout.isatty()
     sink: Any = (
-        events.HumanSink(sys.stdout, live=live)
+        events.HumanSink(sys.stdout, output_failed, live=live)
         if args.output == "human"
-        else events.JsonLinesSink(sys.stdout)
+        else events.JsonLinesSink(sys.stdout, output_failed)
     )
+    started = time.monotonic()
+    outcome = runner.JobOutcome("CANCELED")
     session = Session(
         callback=sink,
         path_mapping_rules=rules,
@@ -150,48 +230,29 @@ def _session(args: Any) -> int:
         retain_working_directory=args.preserve,
     )
     try:
-        try:
-            created = job.create(job_template, env_templates, parameters)
-            planned = job.plan(
-                created,
-                job_template,
-                env_templates,
-                rules=rules,
-                step_name=args.step,
-                run_dependencies=args.run_dependencies,
-                task_selection=selection,
-                maximum_tasks=args.maximum_tasks,
-            )
-            runner.check_wrap_layers(planned)
-        except (job.InputError, wrap.WrapError, TemplateError) as exc:
-            print(f"wraprun: {exc}", file=sys.stderr)
-            return EXIT_INVALID
         run = runner.Runner(planned, session, sink)
-        previous = {
-            sig: signal.signal(sig, lambda *_: run.interrupt()) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            outcome = run.run()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        interrupts.attach(run.interrupt)
+        outcome = run.run()
     finally:
+        interrupts.detach()
         session.close()
+        failed = session.redactor.text(outcome.failed)  # a later secret may be in an earlier message
+        kept = session.working_directory if args.preserve else ""
+        sink(events.SessionEnded(outcome.state, outcome.tasks_run, time.monotonic() - started, failed, kept))
         sink.close()
-    if outcome.state == "SUCCEEDED":
-        code, summary = EXIT_OK, f"Session succeeded: {outcome.tasks_run} task(s) run."
-    elif outcome.state == "CANCELED":
-        code, summary = EXIT_CANCELED, "Session canceled."
-    else:
-        code, summary = EXIT_FAILED, f"Session failed: {outcome.failed}"
-    if args.preserve:
-        summary += f"\nSession working directory kept: {session.working_directory}"
-    if not getattr(sink, "closed", False):
-        try:
-            print(summary, flush=True)
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return code
+    if output_error and output_error[0].errno != errno.EPIPE:
+        reason = output_error[0].strerror
+        print(f"wraprun: cannot write the output: {reason}; session canceled", file=sys.stderr)
+    if outcome.state == "SUCCEEDED" and not output_error:
+        return EXIT_OK
+    return EXIT_FAILED if outcome.state == "FAILED" else EXIT_CANCELED
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so no later flush (ours, or the interpreter's at exit) fails again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _declares_redaction(job_template: Any, env_templates: Sequence[Any]) -> bool:

@@ -2,24 +2,56 @@
 
 Events are plain data. A sink turns them into human lines (with a live
 progress line when writing to a terminal) or JSON lines. Output events carry
-blocks of whole lines exactly as the process wrote them (already redacted);
-the human sink writes them through untouched so that relaying output costs
-no per-line work.
+the bytes the process wrote, already masked, in pieces: blocks of whole lines
+as a rule, a piece of a very long line, or a last line without its newline.
+The human sink writes them through untouched (relaying costs no per-line
+work) and ends an unterminated line before its own next line; the JSON sink
+makes one event of each output line.
+
+A sink whose stream fails (the reader went away, the disk is full) stops
+writing and calls its ``on_closed`` with the error, so the caller can cancel
+the session and tear it down instead of running on with nobody listening.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import IO
+from typing import IO, Literal
+
+from .statusline import StatusLine
+
+ActionKind = Literal["onEnter", "onRun", "onExit", "onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit"]
+"""Where an action sits in the lifecycle: a script's own action, or the wrap hook run instead."""
+ENTER_KINDS: tuple[ActionKind, ...] = ("onEnter", "onWrapEnvEnter")
+EXIT_KINDS: tuple[ActionKind, ...] = ("onExit", "onWrapEnvExit")
+ActionState = Literal["RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "TIMEOUT"]
+SessionState = Literal["SUCCEEDED", "FAILED", "CANCELED"]
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    job_name: str
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    state: SessionState
+    tasks_run: int
+    duration: float
+    """Seconds."""
+    message: str = ""
+    """Why it failed, when it did."""
+    kept_directory: str = ""
+    """The session working directory, when it was kept (--preserve)."""
 
 
 @dataclass(frozen=True)
 class ActionStarted:
-    kind: str
-    """onEnter, onRun, onExit, or the wrap hook that runs in their place."""
+    kind: ActionKind
     label: str
     """What the action is for, e.g. ``Enter environment 'Conda'``."""
     argv: tuple[str, ...]
@@ -30,10 +62,7 @@ class ActionStarted:
 @dataclass(frozen=True)
 class ActionOutput:
     data: bytes
-
-    @property
-    def lines(self) -> list[str]:
-        return self.data.decode("utf-8", "replace").splitlines()
+    """Bytes as written; a line may continue in the next ActionOutput."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +74,7 @@ class ActionProgress:
 @dataclass(frozen=True)
 class ActionEnded:
     label: str
-    state: str
-    """SUCCEEDED, FAILED, CANCELED or TIMEOUT."""
+    state: ActionState
     exit_code: int | None
     message: str = ""
 
@@ -64,51 +92,96 @@ class TaskCount:
     step: str = ""
 
 
-Event = ActionStarted | ActionOutput | ActionProgress | ActionEnded | SessionMessage | TaskCount
+Event = (
+    SessionStarted
+    | ActionStarted
+    | ActionOutput
+    | ActionProgress
+    | ActionEnded
+    | SessionMessage
+    | TaskCount
+    | SessionEnded
+)
 EventCallback = Callable[[Event], None]
+OnClosed = Callable[[OSError], None]
+
+
+def summary(event: SessionEnded) -> str:
+    if event.state == "SUCCEEDED":
+        text = f"Session succeeded: {event.tasks_run} task(s) run."
+    elif event.state == "CANCELED":
+        text = "Session canceled."
+    else:
+        text = f"Session failed: {event.message}"
+    if event.kept_directory:
+        text += f"\nSession working directory kept: {event.kept_directory}"
+    return text
 
 
 @dataclass
-class HumanSink:
-    """Plain lines for pipes; on a terminal also a live status line at the bottom."""
-
+class _Sink:
     stream: IO[str] = field(default_factory=lambda: sys.stdout)
-    live: bool = False
-    _progress: str = ""
-    _action: str = ""
-    _tasks: str = ""
-    _shown: bool = False
-
+    on_closed: OnClosed | None = None
     closed: bool = False
-    """The reader went away (``| head``): stop writing, let the session tear down."""
+    """The stream failed (``| head`` went away, disk full): nothing more is written."""
 
     def __call__(self, event: Event) -> None:
         if self.closed:
             return
         try:
             self._write(event)
-        except BrokenPipeError:
+        except OSError as exc:  # EPIPE, ENOSPC, EIO...
             self.closed = True
+            if self.on_closed is not None:
+                self.on_closed(exc)
 
     def _write(self, event: Event) -> None:
-        out = self.stream
-        if self._shown:
-            out.write("\r\x1b[K")
-            self._shown = False
+        raise NotImplementedError
+
+    def _bytes(self, data: bytes) -> None:
+        """Write bytes as they are, to the stream's binary buffer when it has one."""
+        raw = getattr(self.stream, "buffer", None)
+        if raw is None:
+            self.stream.write(data.decode("utf-8", "surrogateescape"))
+            return
+        self.stream.flush()
+        raw.write(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._close()
+            self.stream.flush()
+        except OSError as exc:
+            self.closed = True
+            if self.on_closed is not None:
+                self.on_closed(exc)
+
+    def _close(self) -> None:
+        pass
+
+
+@dataclass
+class HumanSink(_Sink):
+    """Plain lines for pipes; on a terminal also a live status line at the bottom."""
+
+    live: bool = False
+    _progress: str = ""
+    _action: str = ""
+    _tasks: str = ""
+    _open_line: bool = False
+    """The last output written did not end its line."""
+    _status: StatusLine | None = None
+
+    def _write(self, event: Event) -> None:
+        if self._status is None:
+            self._status = StatusLine(lambda text: self._bytes(_encode(text)), self.live)
+        self._status.clear()
         if isinstance(event, ActionOutput):
-            self._write_bytes(event.data)
-        elif isinstance(event, ActionStarted):
-            via = f" via {event.wrapped_by}.{event.kind}" if event.wrapped_by else ""
-            # Only the command: arguments may carry values (secrets, text the job
-            # prints later) that must not appear in the log before the job says so.
-            out.write(f"==> {event.label}{via}: {event.argv[0]}\n")
-            self._action, self._progress = event.label, ""
-        elif isinstance(event, ActionEnded):
-            if event.exit_code is not None:
-                out.write(f"Process exited with code: {event.exit_code}\n")
-            detail = f": {event.message}" if event.message else ""
-            out.write(f"<== {event.label}: {event.state}{detail}\n")
-            self._action, self._progress = "", ""
+            if event.data:
+                self._bytes(event.data)
+                self._open_line = not event.data.endswith(b"\n")
         elif isinstance(event, ActionProgress):
             parts = []
             if event.progress is not None:
@@ -118,48 +191,116 @@ class HumanSink:
             self._progress = " ".join(parts)
         elif isinstance(event, TaskCount):
             self._tasks = f"tasks {event.done}/{event.total}"
-        elif isinstance(event, SessionMessage):
-            prefix = "" if event.level == "info" else f"{event.level.upper()}: "
-            out.write(f"{prefix}{event.text}\n")
-        if self.live and (self._action or self._tasks):
-            status = " | ".join(p for p in (self._tasks, self._action, self._progress) if p)
-            out.write(status[:200])
-            self._shown = True
-        out.flush()
-
-    def _write_bytes(self, data: bytes) -> None:
-        """Relay output as the process wrote it: bytes straight to the underlying buffer."""
-        raw = getattr(self.stream, "buffer", None)
-        if raw is None:
-            self.stream.write(data.decode("utf-8", "replace"))
-            return
-        self.stream.flush()
-        raw.write(data)
+        else:
+            self._line(self._text(event))
+        if self._action or self._tasks:
+            self._status.show(" | ".join(p for p in (self._tasks, self._action, self._progress) if p))
+        raw = getattr(self.stream, "buffer", self.stream)
         raw.flush()
 
-    def close(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._shown = False
+    def _text(self, event: Event) -> str:
+        if isinstance(event, ActionStarted):
+            via = f" via {event.wrapped_by}.{event.kind}" if event.wrapped_by else ""
+            self._action, self._progress = event.label, ""
+            # Only the command: arguments may carry values (secrets, text the job
+            # prints later) that must not appear in the log before the job says so.
+            return f"==> {event.label}{via}: {event.argv[0]}"
+        if isinstance(event, ActionEnded):
+            self._action, self._progress = "", ""
+            code = f"Process exited with code: {event.exit_code}\n" if event.exit_code is not None else ""
+            detail = f": {event.message}" if event.message else ""
+            return f"{code}<== {event.label}: {event.state}{detail}"
+        if isinstance(event, SessionStarted):
+            return f"Running job '{event.job_name}'"
+        if isinstance(event, SessionEnded):
+            return summary(event)
+        assert isinstance(event, SessionMessage)
+        prefix = "" if event.level == "info" else f"{event.level.upper()}: "
+        return f"{prefix}{event.text}"
+
+    def _line(self, text: str) -> None:
+        if self._open_line:
+            self._bytes(b"\n")  # an action's last line had no newline: ours starts afresh
+            self._open_line = False
+        self._bytes(_encode(text) + b"\n")
+
+    def _close(self) -> None:
+        if self._status is not None:
+            self._status.clear()
+
+
+def _encode(text: str) -> bytes:
+    # surrogateescape: text made from output bytes that are not UTF-8 goes back as those bytes
+    return text.encode("utf-8", "surrogateescape")
+
+
+MAX_JSON_LINE = 16 << 20
+"""A longer output line is sent as several events, the first ones marked ``continued``."""
 
 
 @dataclass
-class JsonLinesSink:
-    """One JSON object per event, for machines."""
+class JsonLinesSink(_Sink):
+    """One JSON object per event, and one per output line, for machines.
 
-    stream: IO[str] = field(default_factory=lambda: sys.stdout)
+    An output line is ``{"event": "ActionOutput", "line": TEXT}`` without its
+    newline; ``"newline": false`` when the output ended without one;
+    ``"base64"`` holds the exact bytes when they are not UTF-8 (``line`` then
+    shows them with U+FFFD). Only ``\n`` ends a line.
+    """
 
-    def __call__(self, event: Event) -> None:
-        record: dict[str, object] = {"event": type(event).__name__}
+    _partial: bytearray = field(default_factory=bytearray)
+
+    def _write(self, event: Event) -> None:
         if isinstance(event, ActionOutput):
-            record["lines"] = event.lines
-        else:
-            record.update(asdict(event))
-            if isinstance(event, ActionStarted):
-                record["argv"] = list(event.argv[:1])  # see HumanSink: arguments stay out of logs
-        self.stream.write(json.dumps(record) + "\n")
+            self._output(event.data)
+            self.stream.flush()
+            return
+        self._end_partial()
+        record: dict[str, object] = {"event": type(event).__name__, **asdict(event)}
+        if isinstance(event, ActionStarted):
+            record["argv"] = list(event.argv[:1])  # see HumanSink: arguments stay out of logs
+        self._record(record)
         self.stream.flush()
 
-    def close(self) -> None:
-        pass
+    def _output(self, data: bytes) -> None:
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            if self._partial:
+                self._partial += data[start:end]
+                line = bytes(self._partial)
+                self._partial.clear()
+            else:
+                line = data[start:end]
+            self._line(line, {})
+            start = end + 1
+        self._partial += data[start:]
+        while len(self._partial) > MAX_JSON_LINE:
+            self._line(bytes(self._partial[:MAX_JSON_LINE]), {"continued": True})
+            del self._partial[:MAX_JSON_LINE]
+
+    def _end_partial(self) -> None:
+        if self._partial:
+            line = bytes(self._partial)
+            self._partial.clear()
+            self._line(line, {"newline": False})
+
+    def _line(self, line: bytes, extra: dict[str, object]) -> None:
+        record: dict[str, object] = {"event": "ActionOutput"}
+        try:
+            record["line"] = line.decode("utf-8")
+        except UnicodeDecodeError:
+            record["line"] = line.decode("utf-8", "replace")
+            record["base64"] = base64.b64encode(line).decode("ascii")
+        record.update(extra)
+        self._record(record)
+
+    def _record(self, record: dict[str, object]) -> None:
+        # ensure_ascii: text holding lone surrogates (bytes that were not UTF-8)
+        # stays writable, escaped, whatever the stream's encoding.
+        self.stream.write(json.dumps(record) + "\n")
+
+    def _close(self) -> None:
+        self._end_partial()

@@ -1,10 +1,10 @@
 """Parse the ``openjd_*`` stdout macros of How Jobs Are Run (pure functions).
 
 The session decides what a macro means; this module only recognises them.
-Output arrives in blocks of whole lines, and almost no block holds a macro,
-so :func:`scan` first asks the bytes whether ``openjd_`` occurs at all and
-only then looks at single lines: that keeps relaying plain output at memory
-speed.
+A macro is a line that starts with one: text after the start of a line is
+never one. Almost no block of output holds a macro, so :func:`scan` first asks
+the bytes whether ``openjd_`` occurs at all and only then looks at single
+lines: that keeps relaying plain output at memory speed.
 """
 
 from __future__ import annotations
@@ -48,23 +48,31 @@ def parse_line(line: str) -> Macro | None:
 
 
 def scan(block: bytes) -> list[Macro]:
-    """Every macro in a block of whole lines, in order."""
+    """Every macro in ``block``, which starts at the start of a line, in order."""
     if b"openjd_" not in block:
         return []
     return [_build(m.group(1).decode(), m.group(2)) for m in _LINE_RE.finditer(block)]
 
 
 def _build(kind: str, raw: bytes) -> Macro:
-    value = raw.decode("utf-8", "replace")
+    # surrogateescape keeps bytes that are not UTF-8 as they were: a secret is
+    # masked by its exact bytes, and a variable is set to exactly what was printed.
+    value = raw.decode("utf-8", "surrogateescape")
+    # Errors never quote the value: the line is in the output already (masked),
+    # and an escaped copy of a secret would escape its mask.
     if kind in ("env", "redacted_env"):
         name, sep, rest = value.partition("=")
         name = name.strip()
         if not sep or not _NAME_RE.fullmatch(name):
-            return Macro(kind, value, error=f"openjd_{kind} expects NAME=VALUE, got {value!r}")  # type: ignore[arg-type]
+            return Macro(kind, value, error=f"openjd_{kind} expects NAME=VALUE")  # type: ignore[arg-type]
+        if "\0" in rest:
+            # The value still names a secret to mask (redacted_env), though no variable can hold it.
+            error = f"openjd_{kind}: {name}: a value cannot hold a NUL byte"
+            return Macro(kind, rest, name=name, error=error)  # type: ignore[arg-type]
         return Macro(kind, rest, name=name)  # type: ignore[arg-type]
     if kind == "unset_env":
         name = value.strip()
         if not _NAME_RE.fullmatch(name):
-            return Macro("unset_env", value, error=f"openjd_unset_env expects NAME, got {value!r}")
+            return Macro("unset_env", value, error="openjd_unset_env expects a variable NAME")
         return Macro("unset_env", "", name=name)
     return Macro(kind, value)  # type: ignore[arg-type]

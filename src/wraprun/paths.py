@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from .model import rs
 
 
 class PathMapping:
     """openjd-model's rules, longest source path first; the first rule that matches wins."""
 
-    def __init__(self, rules: Sequence[Any] = ()) -> None:
+    def __init__(self, rules: Sequence[rs.PathMappingRule] = ()) -> None:
         self.rules = sorted(rules, key=lambda rule: -len(rule.source_path))
 
     def __call__(self, path: str) -> str:

@@ -1,7 +1,9 @@
 """Spawn one command, stream its output, enforce a time limit, stop its process tree.
 
-This module knows nothing of OpenJD: it runs an argv, hands the caller blocks
-of whole output lines, and stops the process when asked or when time runs out,
+This module knows nothing of OpenJD: it runs an argv, hands the caller its
+output exactly as written (in blocks of whole lines; a line longer than
+:data:`MAX_LINE` in pieces, and a last line without its newline as it is),
+and stops the process when asked or when time runs out,
 using the caller's stop policy (a grace period after SIGTERM, or none). The
 whole loop runs in the calling thread; other threads and signal handlers reach
 it through a :class:`Control`, whose wake-up pipe interrupts the wait at once.
@@ -16,10 +18,11 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 READ_SIZE = 1 << 16
 MAX_LINE = 1 << 20
-"""A line longer than this is handed over in pieces, so memory stays bounded."""
+"""A line longer than this is handed over in pieces (nothing added), so memory stays bounded."""
 DRAIN_AFTER_EXIT = 0.5
 """How long to keep reading after the process exits while something it left
 running still holds the output pipe (a background daemon started by onEnter)."""
@@ -100,6 +103,8 @@ def run(
         )
     except OSError as exc:
         return Outcome(None, start_error=f"{exc.strerror or exc}: {argv[0]!r}")
+    except ValueError as exc:  # a NUL byte in an argument or in the environment
+        return Outcome(None, start_error=f"cannot start {argv[0]!r}: {exc}")
     assert proc.stdout is not None
     return _Supervisor(proc, on_output, control, timeout, grace, before_notify).loop()
 
@@ -125,6 +130,7 @@ class _Supervisor:
         self.timed_out = False
         self.stopping = False
         self.pending = b""
+        self.notified_tree: list[Any] = []
 
     def loop(self) -> Outcome:
         assert self.proc.stdout is not None
@@ -151,17 +157,22 @@ class _Supervisor:
                         exited_at = time.monotonic()
                     elif time.monotonic() - exited_at > DRAIN_AFTER_EXIT:
                         break
+        except BaseException:
+            # The caller's sink failed (or we were interrupted): nothing may keep running.
+            self._kill()
+            self.proc.wait()
+            raise
         finally:
             sel.close()
             self.proc.stdout.close()
         if self.pending:
-            # A last line without its newline is still a line: terminate it so
-            # whatever the caller prints next starts on a line of its own.
-            self.on_output(self.pending + b"\n")
+            self.on_output(self.pending)  # a last line without its newline, as written
         code = self.proc.wait()
         if self.stopping:
-            # Whatever the leader left behind in its group goes too.
-            kill_tree(self.proc.pid)
+            # Whatever the leader left behind goes too: its group, and the tree as
+            # it was when notified (a setsid() child of a leader that exited on
+            # SIGTERM is no longer found from the leader).
+            self._kill()
         return Outcome(code, timed_out=self.timed_out, stopped=self.stopping)
 
     def _next_wait(self, exited_at: float | None) -> float | None:
@@ -186,13 +197,16 @@ class _Supervisor:
         if cut < 0:
             self.pending += data
             if len(self.pending) >= MAX_LINE:
-                self.on_output(self.pending + b"\n")
+                self.on_output(self.pending)  # a piece of a long line; the line goes on
                 self.pending = b""
             return False
         block = self.pending + data[: cut + 1] if self.pending else data[: cut + 1]
         self.pending = data[cut + 1 :]
         self.on_output(block)
         return False
+
+    def _kill(self) -> None:
+        kill_tree(self.proc.pid, also=self.notified_tree)
 
     def _drain_wake(self) -> None:
         try:
@@ -212,16 +226,17 @@ class _Supervisor:
             self._begin_stop(force=self.control.force)
         if self.kill_at is not None and now >= self.kill_at:
             self.kill_at = None
-            kill_tree(self.proc.pid)
+            self._kill()
 
     def _begin_stop(self, *, force: bool) -> None:
         first = not self.stopping
         self.stopping = True
         if force or self.grace is None:
             self.kill_at = None
-            kill_tree(self.proc.pid)
+            self._kill()
             return
         if first and self.proc.poll() is None:
+            self.notified_tree = tree_of(self.proc.pid)
             if self.before_notify is not None:
                 self.before_notify(self.grace)
             try:
@@ -230,12 +245,24 @@ class _Supervisor:
                 pass
             self.kill_at = time.monotonic() + self.grace
         elif first:
-            kill_tree(self.proc.pid)
+            self._kill()
 
 
-def kill_tree(pid: int) -> None:
+def tree_of(pid: int) -> list[Any]:
+    """The process and its descendants now (psutil handles, safe against pid reuse)."""
+    import psutil
+
+    try:
+        leader = psutil.Process(pid)
+        return [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_tree(pid: int, also: Sequence[Any] = ()) -> None:
     """SIGKILL a process, its group, and every descendant (also ones that left the group).
 
+    ``also``: processes recorded earlier (psutil handles) whose trees go too.
     Each process is stopped before its children are listed, so none can start
     another between the listing and the kill.
     """
@@ -246,6 +273,7 @@ def kill_tree(pid: int) -> None:
         frontier = [psutil.Process(pid)]
     except psutil.Error:
         frontier = []
+    frontier.extend(also)
     while frontier:
         member = frontier.pop()
         try:

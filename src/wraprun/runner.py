@@ -18,8 +18,7 @@ from .session import ActionResult, Session
 
 @dataclass
 class JobOutcome:
-    state: str
-    """SUCCEEDED, FAILED or CANCELED."""
+    state: events.SessionState
     failed: str = ""
     tasks_run: int = 0
 
@@ -53,8 +52,11 @@ class Runner:
         total = sum(len(step.tasks) for step in self.plan.steps)
         done = 0
         entered = 0
+        self.emit(events.SessionStarted(str(self.plan.job.name)))
         try:
             for origin, environment, scope in self.plan.environments:
+                if self.session.canceled:
+                    return self._canceled()
                 entered += 1
                 if not self._ok(self.session.enter_environment(environment, scope, origin)):
                     return self.outcome
@@ -62,6 +64,8 @@ class Runner:
                 step_entered = 0
                 try:
                     for environment in step.environments:
+                        if self.session.canceled:
+                            return self._canceled()
                         step_entered += 1
                         if not self._ok(self.session.enter_environment(environment, step.scope)):
                             return self.outcome

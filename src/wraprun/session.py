@@ -24,29 +24,35 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from openjd import _openjd_rs as rs
-
-from . import actions, events, macros, process, wrap
-from .actions import ActionSpec, Position, ResolvedAction
+from . import actions, environ, events, macros, process, wrap
+from .actions import ActionSpec, ResolvedAction
+from .errors import WraprunError
+from .events import ENTER_KINDS, EXIT_KINDS, ActionKind, ActionState
+from .model import ActionModel, EmbeddedFile, Environment, StepScript, TaskParameters, rs
 from .paths import PathMapping
+from .redact import Redactor
+from .relay import Relay
 
-REDACTED = b"********"
+WORKING_DIR_VAR = "OPENJD_SESSION_WORKING_DIR"
+"""Set for every action to the session working directory, as the official runtime does."""
+
+
+class SessionStateError(WraprunError, RuntimeError):
+    """A Session method called when the session cannot do it (e.g. exit with nothing entered)."""
 
 
 @dataclass(frozen=True)
 class Scope:
     """Template-side symbols an action resolves against, and the expression profile."""
 
-    symbols: Mapping[str, Any]
-    profile: Any
+    symbols: Mapping[str, rs.ExprValue]
+    profile: rs.ExprProfile
 
 
 @dataclass
 class ActionResult:
-    state: str
-    """SUCCEEDED, FAILED, CANCELED or TIMEOUT."""
+    state: ActionState
     exit_code: int | None = None
     fail_message: str = ""
     progress: float | None = None
@@ -59,11 +65,12 @@ class ActionResult:
 
 @dataclass
 class _Entered:
-    environment: Any
+    environment: Environment
     origin: str
-    symtab: dict[str, Any]
-    files: list[Any]
-    profile: Any
+    symtab: dict[str, rs.ExprValue]
+    files: list[EmbeddedFile]
+    profile: rs.ExprProfile
+    file_paths: dict[str, str] = field(default_factory=dict)
     changes: dict[str, str | None] = field(default_factory=dict)
     """Variables this environment set (value) or unset (None), in order."""
 
@@ -73,7 +80,7 @@ class Session:
         self,
         *,
         callback: events.EventCallback | None = None,
-        path_mapping_rules: list[Any] | None = None,
+        path_mapping_rules: list[rs.PathMappingRule] | None = None,
         redacted_env_vars: bool = True,
         os_env: Mapping[str, str] | None = None,
         root: str | None = None,
@@ -88,13 +95,12 @@ class Session:
         self.files_directory = os.path.join(self.working_directory, ".files")
         os.mkdir(self.files_directory, 0o700)
         self._stack: list[_Entered] = []
-        self._env_cache: tuple[dict[str, str] | None, int] | None = None
-        self._inherit_env = os_env is None
-        self._scripts: dict[int, tuple[Any, tuple[ActionSpec, list[Any], list[str]]]] = {}
+        self._env_cache: tuple[dict[str, str], int] | None = None
+        self._scripts: dict[int, tuple[StepScript, tuple[ActionSpec, list[EmbeddedFile], list[str]]]] = {}
         self._wrapper: _Entered | None = None
         self._session_vars: dict[str, str] = {}
         """Session-lifetime openjd_env/variables map for WrappedAction.Environment (RFC 0008)."""
-        self._secrets: list[bytes] = []
+        self.redactor = Redactor()
         self._control = process.Control()
         self.canceled = False
         self.status: ActionResult | None = None
@@ -106,7 +112,7 @@ class Session:
     def environments_entered(self) -> list[str]:
         return [entered.environment.name for entered in self._stack]
 
-    def enter_environment(self, environment: Any, scope: Scope, origin: str = "") -> ActionResult:
+    def enter_environment(self, environment: Environment, scope: Scope, origin: str = "") -> ActionResult:
         """Enter a (template-side) environment: variables, then onEnter or its wrap hook.
 
         The environment counts as entered even when its onEnter fails, so that
@@ -132,7 +138,7 @@ class Session:
                 entered.changes[name] = text
                 self._session_vars[name] = text
                 self._env_cache = None
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             return self._fail_before_start(label, exc)
         wrapper = self._wrapper
         if wrap.defines_wrap_hooks(environment):
@@ -144,6 +150,8 @@ class Session:
 
     def exit_environment(self) -> ActionResult:
         """Exit the innermost entered environment: onExit or its wrap hook, then drop its variables."""
+        if not self._stack:
+            raise SessionStateError("exit_environment: no environment is entered")
         entered = self._stack[-1]
         label = f"Exit environment '{entered.environment.name}'"
         try:
@@ -162,9 +170,9 @@ class Session:
     def run_task(
         self,
         step_name: str,
-        script: Any,
+        script: StepScript,
         scope: Scope,
-        task_parameters: Mapping[str, Any] | None = None,
+        task_parameters: TaskParameters | None = None,
     ) -> ActionResult:
         """Run one task's onRun (or the wrapping environment's onWrapTaskRun)."""
         params = task_parameters or {}
@@ -178,11 +186,11 @@ class Session:
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
             symtab = self._with_lets(symbols, lets, scope.profile)
             actions.write_files(files, paths, "Task.File", symtab, scope.profile)
-            inner = actions.resolve(on_run, symtab, scope.profile, Position("onRun"))
+            inner = actions.resolve(on_run, symtab, scope.profile, "onRun")
             if self._wrapper is None:
                 return self._run(inner, "onRun", label)
             hook = self._hook(self._wrapper, "onWrapTaskRun", inner, step_name=step_name)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # a file that cannot be written fails the action
             return self._fail_before_start(label, exc)
         return self._run(hook, "onWrapTaskRun", label, wrapped_by=self._wrapper.environment.name)
 
@@ -207,7 +215,7 @@ class Session:
 
     # --- scopes ---------------------------------------------------------------------------
 
-    def _session_symbols(self) -> dict[str, Any]:
+    def _session_symbols(self) -> dict[str, rs.ExprValue]:
         rules_file = os.path.join(self.working_directory, "path-mapping.json")
         with open(rules_file, "w", encoding="utf-8") as out:
             rules = [rule.to_dict() for rule in self.map_path.rules]
@@ -218,27 +226,35 @@ class Session:
             "Session.PathMappingRulesFile": rs.ExprValue(rules_file, "path"),
         }
 
-    def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, Any]:
+    def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, rs.ExprValue]:
         env_dir = self._scratch("env-") if entered.files else ""
         symbols = {**self._base, **scope.symbols}
-        paths, files = actions.file_symbols(entered.files, env_dir, "Env.File")
+        paths, _ = actions.file_symbols(entered.files, env_dir, "Env.File")
+        entered.file_paths = paths
         symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
         script = entered.environment.script
-        lets = script.let if script is not None else None
+        lets = script.let if isinstance(script, rs.TemplateEnvironmentScript) else None  # job-side: none
         if lets:
             table = rs.evaluate_let_bindings(list(lets), rs.SymbolTable(symbols), profile=scope.profile)
             symbols = {name: table[name] for name in table.symbols}
-        actions.write_files(files, paths, "Env.File", rs.SymbolTable(symbols), scope.profile)
         return symbols
 
-    def _with_lets(self, symbols: dict[str, Any], lets: Any, profile: Any) -> Any:
+    def _write_env_files(self, entered: _Entered) -> None:
+        """Template Schemas §6: a script's embedded files are written before each of its actions."""
+        if entered.files:
+            table = rs.SymbolTable(entered.symtab)
+            actions.write_files(entered.files, entered.file_paths, "Env.File", table, entered.profile)
+
+    def _with_lets(
+        self, symbols: dict[str, rs.ExprValue], lets: list[str], profile: rs.ExprProfile
+    ) -> rs.SymbolTable:
         table = rs.SymbolTable(symbols)
         if lets:
             table = rs.evaluate_let_bindings(list(lets), table, profile=profile)
         return table
 
-    def _task_symbols(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _task_symbols(self, params: TaskParameters) -> dict[str, rs.ExprValue]:
+        out: dict[str, rs.ExprValue] = {}
         for name, value in params.items():
             kind = value.type.name
             raw = value.value
@@ -259,58 +275,56 @@ class Session:
     # --- running --------------------------------------------------------------------------
 
     def _run_env_action(
-        self, entered: _Entered, action: Any, kind: str, label: str, wrapper: _Entered | None
+        self, entered: _Entered, action: ActionModel, kind: ActionKind, label: str, wrapper: _Entered | None
     ) -> ActionResult:
         try:
+            self._write_env_files(entered)
             table = rs.SymbolTable(entered.symtab)
-            inner = actions.resolve(ActionSpec.of(action), table, entered.profile, Position(kind))
+            inner = actions.resolve(ActionSpec.of(action), table, entered.profile, kind)
             if wrapper is None:
                 return self._run(inner, kind, label, target=entered)
             hook_kind = wrap.HOOK_FOR[kind]
             hook = self._hook(wrapper, hook_kind, inner, env_name=entered.environment.name)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             return self._fail_before_start(label, exc)
         return self._run(hook, hook_kind, label, target=entered, wrapped_by=wrapper.environment.name)
 
-    def _hook(self, wrapper: _Entered, kind: str, inner: ResolvedAction, **names: str) -> ResolvedAction:
+    def _hook(
+        self, wrapper: _Entered, kind: ActionKind, inner: ResolvedAction, **names: str
+    ) -> ResolvedAction:
         """Resolve the wrapping environment's hook for ``inner`` in the wrapper's own scope."""
+        self._write_env_files(wrapper)  # the hook is an action of the wrapper's script
         environment_list = [f"{k}={v}" for k, v in self._session_vars.items()]
         symbols = {**wrapper.symtab, **wrap.wrapped_symbols(inner, environment_list, **names)}
-        hook = getattr(wrapper.environment.script.actions, kind)
-        return actions.resolve(ActionSpec.of(hook), rs.SymbolTable(symbols), wrapper.profile, Position(kind))
+        script = wrapper.environment.script
+        assert script is not None  # it defines the hooks
+        hook: ActionModel = getattr(script.actions, kind)  # the stubs do not list the wrap hooks
+        return actions.resolve(ActionSpec.of(hook), rs.SymbolTable(symbols), wrapper.profile, kind)
 
-    def _prepared(self, script: Any) -> tuple[ActionSpec, list[Any], list[str]]:
+    def _prepared(self, script: StepScript) -> tuple[ActionSpec, list[EmbeddedFile], list[str]]:
         """A step script's onRun, embedded files and lets, read once: they repeat for every task."""
         cached = self._scripts.get(id(script))
         if cached is None or cached[0] is not script:
-            on_run = ActionSpec.of(script.actions.on_run)
-            parts = (on_run, list(script.embedded_files or ()), list(script.let or ()))
+            files: list[EmbeddedFile] = list(script.embedded_files or [])
+            parts = (ActionSpec.of(script.actions.on_run), files, list(script.let or []))
             cached = self._scripts[id(script)] = (script, parts)
         return cached[1]
 
     def _scratch(self, prefix: str) -> str:
         return tempfile.mkdtemp(prefix=prefix, dir=self.files_directory)
 
-    def _process_env(self) -> tuple[dict[str, str] | None, int]:
-        """The environment of the next action (None: ours, unchanged), and its size for exec (cached)."""
-        if self._env_cache is None and self._inherit_env and not any(e.changes for e in self._stack):
-            # Nothing changed: let the child inherit ours and skip encoding it per action.
-            self._env_cache = (None, environment_size(os.environ))
+    def _process_env(self) -> tuple[dict[str, str], int]:
+        """The environment of the next action, and its size for exec (cached until it changes)."""
         if self._env_cache is None:
-            env = dict(self._os_env)
-            for entered in self._stack:
-                for name, value in entered.changes.items():
-                    if value is None:
-                        env.pop(name, None)
-                    else:
-                        env[name] = value
-            self._env_cache = (env, environment_size(env))
+            layers = [entered.changes for entered in self._stack]
+            env = environ.compose(self._os_env, {WORKING_DIR_VAR: self.working_directory}, layers)
+            self._env_cache = (env, environ.size(env))
         return self._env_cache
 
     def _run(
         self,
         action: ResolvedAction,
-        kind: str,
+        kind: ActionKind,
         label: str,
         *,
         target: _Entered | None = None,
@@ -318,7 +332,7 @@ class Session:
     ) -> ActionResult:
         """Run a resolved action; macros apply to ``target`` (the environment being entered)."""
         env, env_size = self._process_env()
-        problem = command_line_problem(action.argv, env_size)
+        problem = environ.command_line_problem(action.argv, env_size)
         if problem:
             what = (
                 f"{kind} of the wrapping environment '{wrapped_by}' for {label}"
@@ -333,33 +347,33 @@ class Session:
         )
         result = ActionResult("RUNNING")
         self.status = result
-        entering = kind in ("onEnter", "onWrapEnvEnter")
+        entering = kind in ENTER_KINDS
 
-        def on_output(block: bytes) -> None:
-            for macro in macros.scan(block):
-                self._apply(macro, result, target if entering else None)
-            if self._secrets:
-                for secret in self._secrets:
-                    block = block.replace(secret, REDACTED)
-            self._emit(events.ActionOutput(block))
+        relay = Relay(
+            self.redactor,
+            on_macro=lambda macro: self._apply(macro, result, target if entering else None),
+            show=lambda data: self._emit(events.ActionOutput(data)),
+            warn=self._warn,
+        )
 
         self._control.reset()
-        if self.canceled and kind not in ("onExit", "onWrapEnvExit"):
+        if self.canceled and kind not in EXIT_KINDS:
             # A cancel that landed between actions still stops work that is not teardown.
             self._control.stop()
         outcome = process.run(
             action.argv,
             env=env,
             cwd=self.working_directory,
-            on_output=on_output,
+            on_output=relay.feed,
             control=self._control,
             timeout=action.timeout,
             grace=action.grace,
             before_notify=self._write_cancel_info,
         )
+        relay.close()
         result.exit_code = outcome.exit_code
         if outcome.start_error:
-            result.state, result.fail_message = "FAILED", outcome.start_error
+            result.state, result.fail_message = "FAILED", self._redact_text(outcome.start_error)
         elif outcome.timed_out:
             result.state = "TIMEOUT"
             result.fail_message = result.fail_message or f"timed out after {action.timeout} s"
@@ -373,15 +387,17 @@ class Session:
 
     def _apply(self, macro: macros.Macro, result: ActionResult, target: _Entered | None) -> None:
         """What a macro means (How Jobs Are Run; RFC 0003; RFC 0008 for the session map)."""
+        if macro.kind == "redacted_env" and macro.name:
+            self.redactor.add(macro.value.encode("utf-8", "surrogateescape"))
+            # What the action said before this line may hold the value: mask it too.
+            result.fail_message = self._redact_text(result.fail_message)
+            if result.status_message is not None:
+                result.status_message = self._redact_text(result.status_message)
         if macro.error:
-            self._emit(events.SessionMessage(self._redact_text(macro.error), "warning"))
+            self._warn(macro.error)
             return
-        if macro.kind == "redacted_env":
-            secret = macro.value.encode("utf-8", "surrogateescape")
-            if secret and secret not in self._secrets:
-                self._secrets.append(secret)
-            if not self._set_redacted_vars:
-                return
+        if macro.kind == "redacted_env" and not self._set_redacted_vars:
+            return
         if macro.kind in ("env", "redacted_env"):
             self._session_vars[macro.name] = macro.value
             if target is not None:
@@ -422,29 +438,7 @@ class Session:
         self._callback(event)
 
     def _redact_text(self, text: str) -> str:
-        if not self._secrets:
-            return text
-        raw = text.encode("utf-8", "surrogateescape")
-        for secret in self._secrets:
-            raw = raw.replace(secret, REDACTED)
-        return raw.decode("utf-8", "surrogateescape")
+        return self.redactor.text(text)
 
-
-def environment_size(env: Mapping[str, str]) -> int:
-    """Bytes an environment takes in exec's argument area: strings, NULs and pointers."""
-    return sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) + 2 + 8 for k, v in env.items())
-
-
-def command_line_problem(argv: tuple[str, ...], env_size: int) -> str:
-    """Why exec would fail with E2BIG, before trying: names the limit that is exceeded."""
-    single = 32 * os.sysconf("SC_PAGE_SIZE")  # Linux MAX_ARG_STRLEN
-    for index, arg in enumerate(argv):
-        size = len(arg.encode("utf-8", "surrogateescape")) + 1
-        if size > single:
-            return f"argument {index} is {size} bytes; the OS limit for one is {single} (MAX_ARG_STRLEN)"
-    total = sum(len(a.encode("utf-8", "surrogateescape")) + 1 + 8 for a in argv)
-    total += env_size
-    arg_max = os.sysconf("SC_ARG_MAX")
-    if total > arg_max:
-        return f"command line and environment take {total} bytes; the OS limit (ARG_MAX) is {arg_max} bytes"
-    return ""
+    def _warn(self, text: str) -> None:
+        self._emit(events.SessionMessage(self._redact_text(text), "warning"))

@@ -13,22 +13,26 @@ decoded; see :mod:`wraprun.templates`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from openjd import _openjd_rs as rs
 
 from .actions import NOTIFY_THEN_TERMINATE, ResolvedAction
+from .errors import WraprunError
+from .events import ActionKind
+from .model import Environment, rs
 
-HOOKS = ("onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit")
-HOOK_FOR = {"onEnter": "onWrapEnvEnter", "onRun": "onWrapTaskRun", "onExit": "onWrapEnvExit"}
+HOOKS: tuple[ActionKind, ...] = ("onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit")
+HOOK_FOR: dict[ActionKind, ActionKind] = {
+    "onEnter": "onWrapEnvEnter",
+    "onRun": "onWrapTaskRun",
+    "onExit": "onWrapEnvExit",
+}
 """Which hook runs in place of which inner action."""
 
 
-class WrapError(ValueError):
+class WrapError(WraprunError, ValueError):
     """A session stack that RFC 0008 does not allow."""
 
 
-def defines_wrap_hooks(environment: Any) -> bool:
+def defines_wrap_hooks(environment: Environment) -> bool:
     """True when the (template-side) environment defines any wrap hook."""
     script = environment.script
     if script is None:
@@ -37,7 +41,7 @@ def defines_wrap_hooks(environment: Any) -> bool:
     return any(getattr(actions, hook, None) is not None for hook in HOOKS)
 
 
-def find_wrapper(stack: Sequence[tuple[str, Any]]) -> int | None:
+def find_wrapper(stack: Sequence[tuple[str, Environment]]) -> int | None:
     """Index of the wrapping environment in ``stack`` of (origin, environment).
 
     Raises WrapError naming both environments when two of them define hooks:
@@ -64,14 +68,14 @@ def wrapped_symbols(
     *,
     env_name: str | None = None,
     step_name: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, rs.ExprValue]:
     """The read-only variables a wrap hook sees for ``inner`` (RFC 0008 Template variables).
 
     ``environment`` is the session-defined ``KEY=value`` list, snapshotted by
     the caller before the wrapped action runs.
     """
     notify = inner.notify_period if inner.declared_mode == NOTIFY_THEN_TERMINATE else None
-    values: dict[str, Any] = {
+    values: dict[str, rs.ExprValue] = {
         "WrappedAction.Command": rs.ExprValue(inner.argv[0]),
         "WrappedAction.Args": rs.ExprValue(list(inner.argv[1:]), "list[string]"),
         "WrappedAction.Environment": rs.ExprValue(list(environment), "list[string]"),
@@ -86,6 +90,6 @@ def wrapped_symbols(
     return values
 
 
-def _nullable(value: object, type_name: str) -> Any:
+def _nullable(value: object, type_name: str) -> rs.ExprValue:
     """A typed null when absent, so ``or`` and whole-field null semantics work (RFC 0008)."""
     return rs.ExprValue(None, type_name) if value is None else rs.ExprValue(value)

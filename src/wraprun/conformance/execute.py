@@ -70,12 +70,12 @@ def run_case(case: TestCase, impl: Impl, timeout: float = DEFAULT_TIMEOUT) -> Re
 
 def check_here(path: Path) -> tuple[int, str]:
     """``wraprun check PATH`` without starting an interpreter: the same exit code and lines."""
-    from ..cli import EXIT_INTERNAL, check_lines
+    from ..check import EXIT_INTERNAL, check_lines, internal_error
 
     try:
         returncode, lines = check_lines([str(path)])
     except Exception as exc:  # noqa: BLE001 - as the CLI reports a bug: an exit code, not a crash
-        return EXIT_INTERNAL, f"wraprun: internal error: {type(exc).__name__}: {exc}\n"
+        return EXIT_INTERNAL, internal_error(exc) + "\n"
     return returncode, "".join(line + "\n" for _, line in lines)
 
 

@@ -15,7 +15,8 @@ everything it started — using the process ids the daemon reports.
 the other commands read it from that variable (or ``--container``).
 
 Exit codes: the wrapped process's own status; 125 when the substrate failed
-(daemon unreachable, image missing, container gone); 2 for bad usage.
+(daemon unreachable, image missing, container gone); 2 for bad usage (one line on
+stderr, found before the daemon is asked anything where the command line shows it).
 """
 
 from __future__ import annotations
@@ -26,36 +27,95 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
+
+from ..process import kill_tree, tree_of
 
 SUBSTRATE_FAILED = 125
+USAGE = 2
 CONTAINER_VAR = "WRAPRUN_DOCKER_CONTAINER"
 IDLE_COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
+OWN_RUN_KEYWORDS = {"image", "command", "detach", "labels", "network_mode"}
+"""containers.run() keywords ``start`` sets itself (``--network`` gives network_mode)."""
 
 
 class SubstrateError(Exception):
     """Docker itself failed, not the wrapped action."""
 
 
+class UsageError(Exception):
+    """The command line is wrong: the caller's mistake, neither Docker's nor the action's."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line: a hook's output is read line by line,
+    and the usage text would bury the line that says what is wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _require_sdk()
+        check_usage(args)
         client = _client(args.host)
         if args.command == "start":
             return start(client, args)
         container = args.container or os.environ.get(CONTAINER_VAR, "")
-        if not container:
-            raise SubstrateError(f"no container: pass --container or set {CONTAINER_VAR}")
         if args.command == "stop":
             return stop(client, container)
         return run_exec(client, container, args)
+    except UsageError as exc:
+        print(f"wraprun-docker {args.command}: error: {exc}", file=sys.stderr, flush=True)
+        return USAGE
     except SubstrateError as exc:
         print(f"wraprun-docker: {exc}", file=sys.stderr, flush=True)
         return SUBSTRATE_FAILED
 
 
+def _require_sdk() -> None:
+    try:
+        import docker  # noqa: F401 - only to say, in one line, that the extra is missing
+    except ImportError as exc:
+        raise UsageError("the Docker SDK is not installed: pip install 'wraprun[docker]'") from exc
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    """What the command line alone shows is wrong, found before the daemon is reached:
+    otherwise an unreachable daemon would report a typo as a substrate failure (125)."""
+    if args.command == "start":
+        run_options(args.option)
+        return
+    if not (args.container or os.environ.get(CONTAINER_VAR)):
+        raise UsageError(f"no container: pass --container or set {CONTAINER_VAR}")
+    if args.command == "exec" and not _command(args.argv):
+        raise UsageError("no command given after --")
+
+
+def run_options(pairs: list[str]) -> dict[str, str]:
+    """``--option KEY=VALUE`` values as containers.run() keywords, each one it takes."""
+    from docker.models.containers import RUN_CREATE_KWARGS, RUN_HOST_CONFIG_KWARGS
+
+    known = (set(RUN_CREATE_KWARGS) | set(RUN_HOST_CONFIG_KWARGS)) - OWN_RUN_KEYWORDS
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {pair!r}: expected KEY=VALUE")
+        if key not in known:
+            raise UsageError(f"--option {key!r}: not a containers.run() keyword wraprun-docker passes on")
+        options[key] = value
+    return options
+
+
+def _command(argv: list[str]) -> list[str]:
+    return argv[1:] if argv[:1] == ["--"] else argv
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wraprun-docker", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="wraprun-docker", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--host", default=None, help="daemon address (default: $DOCKER_HOST or the local socket)"
     )
@@ -113,7 +173,7 @@ def start(client: Any, args: argparse.Namespace) -> int:
         except docker.errors.APIError as exc:
             raise SubstrateError(f"image {args.image!r} is not available: {exc.explanation or exc}") from exc
     mounts = {path: {"bind": path, "mode": "rw"} for path in args.mount}
-    options = dict(option.split("=", 1) for option in args.option)
+    options = run_options(args.option)
     try:
         container = client.containers.run(
             args.image,
@@ -128,6 +188,9 @@ def start(client: Any, args: argparse.Namespace) -> int:
         raise SubstrateError(
             f"cannot start a container from {args.image!r}: {exc.explanation or exc}"
         ) from exc
+    except (docker.errors.DockerException, TypeError, ValueError) as exc:
+        # The SDK checks option values (types, units) itself, before any request is made.
+        raise UsageError(f"--option: {' '.join(str(exc).split())}") from exc
     print(f"openjd_env: {CONTAINER_VAR}={container.id}", flush=True)
     print(f"Started container {container.short_id} from {args.image}", flush=True)
     return 0
@@ -138,22 +201,31 @@ def stop(client: Any, container: str) -> int:
 
     try:
         client.containers.get(container).remove(force=True)
-    except docker.errors.NotFound:
+    except docker.errors.APIError as exc:
+        if not gone(exc):
+            why = exc.explanation or exc
+            raise SubstrateError(f"cannot remove container {container[:12]}: {why}") from exc
         print(f"Container {container[:12]} is already gone", flush=True)
         return 0
-    except docker.errors.APIError as exc:
-        raise SubstrateError(f"cannot remove container {container[:12]}: {exc.explanation or exc}") from exc
     print(f"Removed container {container[:12]}", flush=True)
     return 0
+
+
+def gone(exc: Exception) -> bool:
+    """Whether a Docker error says the container is removed, or being removed by someone
+    else (its ``--rm``, a concurrent stop): either way there is nothing left to remove."""
+    import docker.errors
+
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    text = str(getattr(exc, "explanation", None) or exc)
+    return getattr(exc, "status_code", None) == 409 and "already in progress" in text
 
 
 def run_exec(client: Any, container: str, args: argparse.Namespace) -> int:
     import docker.errors
 
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        print("wraprun-docker exec: no command given after --", file=sys.stderr)
-        return 2
+    argv = _command(args.argv)
     api = client.api
     try:
         exec_id = api.exec_create(
@@ -180,7 +252,10 @@ def run_exec(client: Any, container: str, args: argparse.Namespace) -> int:
     for chunk in stream:  # stdout and stderr interleaved as the process writes them
         out.write(chunk)
         out.flush()
-    code = api.exec_inspect(exec_id).get("ExitCode")
+    try:
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    except docker.errors.APIError as exc:  # the container went away under the process
+        raise SubstrateError(f"container {container[:12]} is gone: {exc.explanation or exc}") from exc
     stopper.finish()
     if stopper.reason:
         print(f"wraprun-docker: {stopper.reason}", file=sys.stderr, flush=True)
@@ -211,38 +286,34 @@ class _Stopper:
         # Off the signal handler: talking to the daemon must not block the output stream.
         threading.Thread(target=self._stop, daemon=True).start()
 
+    def _pid(self) -> int:
+        """The exec'd process's host pid; 0 when it, or its container, is already gone."""
+        import docker.errors
+
+        try:
+            return int(self.api.exec_inspect(self.exec_id).get("Pid") or 0)
+        except docker.errors.APIError:
+            return 0
+
     def _stop(self) -> None:
-        pid = self.api.exec_inspect(self.exec_id).get("Pid") or 0
+        pid = self._pid()
         if not pid:
             return
+        tree = []
         if self.grace > 0:
+            tree = tree_of(pid)  # before the notice: a child that leaves with setsid() goes too
             _signal(pid, signal.SIGTERM)
             end = time.monotonic() + self.grace
             while time.monotonic() < end and _alive(pid):
                 time.sleep(0.1)
-        kill_tree(pid)
+        kill_tree(pid, also=tree)
 
     def finish(self) -> None:
         """The exec'd process ended; whatever it left running in the container goes too if stopping."""
         if self.started:
-            pid = self.api.exec_inspect(self.exec_id).get("Pid") or 0
+            pid = self._pid()
             if pid:
                 kill_tree(pid)
-
-
-def kill_tree(pid: int) -> None:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    for proc in family:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
 
 
 def _signal(pid: int, sig: int) -> None:

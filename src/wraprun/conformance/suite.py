@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shlex
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TextIO
 
+from ..statusline import StatusLine
 from . import report
 from .discover import discover
 from .execute import DEFAULT_TIMEOUT, run_case
@@ -26,9 +28,15 @@ class UsageError(Exception):
 
 
 def own_suite() -> Path:
-    """$WRAPRUN_CONFORMANCE_DIR, else ``conformance/`` at the root of this checkout."""
+    """$WRAPRUN_CONFORMANCE_DIR, else the suite installed with wraprun (``conformance/`` of
+    the checkout, shipped in the wheel as the data package ``wraprun.conformance_suite``)."""
     configured = os.environ.get(OWN_SUITE_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "conformance"
+    if configured:
+        return Path(configured)
+    spec = importlib.util.find_spec("wraprun.conformance_suite")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("the project's own suite is not installed; name a suite folder")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def default_impl() -> Impl:
@@ -122,28 +130,25 @@ def execute(
 
 
 class Progress:
-    """A live ``\\r`` line on a terminal; plain lines (failures only) when piped."""
+    """A live line on a terminal; plain lines (failures only) when piped."""
 
     def __init__(self, stream: TextIO, total: int, with_impl: bool, verbose: bool) -> None:
         self.stream, self.total, self.with_impl, self.verbose = stream, total, with_impl, verbose
-        self.live = stream.isatty()
+        self.status = StatusLine(stream.write, stream.isatty())
         self.done = self.passed = self.failed = 0
 
     def update(self, result: Result) -> None:
         self.done += 1
         self.passed += result.status == "passed"
         self.failed += result.status == "failed"
-        if self.live:
-            self.stream.write("\r\x1b[K")
+        self.status.clear()
         if result.status == "failed":
             self.stream.write(report.failure_line(result, self.with_impl) + "\n")
             if self.verbose:
                 self.stream.write(report.tail(result.output) + "\n")
-        if self.live:
-            self.stream.write(f"{self.done}/{self.total} done, {self.passed} passed, {self.failed} failed")
+        self.status.show(f"{self.done}/{self.total} done, {self.passed} passed, {self.failed} failed")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.live:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        self.status.clear()
+        self.stream.flush()

@@ -1,0 +1,101 @@
+"""events: the human and JSON-lines sinks, and what they do when their stream fails."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import io
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wraprun import events
+
+
+def human(*evs: events.Event, live: bool = False) -> bytes:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    sink = events.HumanSink(stream, live=live)
+    for event in evs:
+        sink(event)
+    sink.close()
+    return raw.getvalue()
+
+
+STARTED = events.ActionStarted("onRun", "Task T", ("python", "-c", "secret args"))
+ENDED = events.ActionEnded("Task T", "SUCCEEDED", 0)
+
+
+def test_human_lines_frame_each_action_and_show_only_the_command() -> None:
+    out = human(events.SessionStarted("J"), STARTED, events.ActionOutput(b"hi\n"), ENDED)
+    assert out == (
+        b"Running job 'J'\n==> Task T: python\nhi\nProcess exited with code: 0\n<== Task T: SUCCEEDED\n"
+    )
+
+
+def test_an_unterminated_last_line_is_ended_before_the_next_framing_line() -> None:
+    out = human(STARTED, events.ActionOutput(b"a\nno newline"), ENDED)
+    assert b"a\nno newline\nProcess exited" in out
+
+
+def test_output_bytes_pass_untouched() -> None:
+    data = b"\xff\xfe\r\x00 \xe2\x80\xa8\n"
+    assert events.ActionOutput(data).data in human(events.ActionOutput(data))
+
+
+def test_the_live_line_is_cleared_before_anything_else_and_at_close() -> None:
+    out = human(
+        events.TaskCount(0, 2),
+        STARTED,
+        events.ActionProgress(50.0, "half"),
+        events.ActionOutput(b"x\n"),
+        live=True,
+    ).decode()
+    assert "tasks 0/2 | Task T | 50% half" in out
+    assert "\r\x1b[Kx\n" in out and out.endswith("\r\x1b[K")
+
+
+def test_a_pipe_gets_no_live_line() -> None:
+    assert b"\x1b" not in human(events.TaskCount(0, 2), STARTED, events.ActionProgress(50.0, "half"))
+
+
+def jsonl(*evs: events.Event) -> list[dict[str, object]]:
+    stream = io.StringIO()
+    sink = events.JsonLinesSink(stream)
+    for event in evs:
+        sink(event)
+    sink.close()
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@given(st.lists(st.binary(max_size=30), max_size=6))
+def test_json_lines_give_back_the_exact_bytes_whatever_the_pieces(pieces: list[bytes]) -> None:
+    records = jsonl(*(events.ActionOutput(p) for p in pieces), ENDED)
+    rebuilt = b""
+    for r in records[:-1]:
+        assert r["event"] == "ActionOutput"
+        line = base64.b64decode(str(r["base64"])) if "base64" in r else str(r["line"]).encode()
+        rebuilt += line + (b"" if r.get("newline") is False else b"\n")
+    assert rebuilt == b"".join(pieces)
+    assert records[-1]["event"] == "ActionEnded"
+
+
+def test_only_a_newline_ends_a_json_line() -> None:
+    (record,) = jsonl(events.ActionOutput("a\rb\fc\u2028d\n".encode()))
+    assert record == {"event": "ActionOutput", "line": "a\rb\fc\u2028d"}
+
+
+class Failing(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_failing_stream_closes_the_sink_and_says_so_once() -> None:
+    for sink_type in (events.HumanSink, events.JsonLinesSink):
+        seen: list[OSError] = []
+        sink = sink_type(Failing(), seen.append)
+        sink(STARTED)
+        sink(ENDED)
+        sink.close()
+        assert sink.closed and [e.errno for e in seen] == [errno.ENOSPC]
