@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wraprun import job
+from wraprun import inputs, job
 from wraprun.templates import Template, load
 
 from .helpers import wraprun, write
-from .test_templates import HANG, private_tmpdir, rejected, session_dirs
+from .test_documents import HANG, private_tmpdir, rejected, session_dirs
 
 SCALARS = ["STRING", "PATH", "INT", "FLOAT", "BOOL"]
 TYPES = SCALARS + ["LIST[STRING]", "LIST[PATH]", "LIST[INT]", "LIST[LIST[INT]]"]
@@ -169,7 +169,7 @@ def test_any_value_is_accepted_or_an_input_error(tmp_path_factory: Any, kind: st
     template = shapes_template(tmp_path_factory)
     try:
         job.create(template, [], {NAMES[kind]: value})
-    except job.InputError as exc:
+    except inputs.InputError as exc:
         assert "\n" not in str(exc)
         return
     # Accepted: so it had its type's shape (openjd's own {"value": V} form aside).
@@ -207,10 +207,10 @@ def test_maximum_tasks_still_limits(job_file: Path, sessions: Path) -> None:
 def test_the_python_api_refuses_maximum_below_1(tmp_path: Path, maximum: int) -> None:
     template = load(write(tmp_path / "job.yaml", JOB))
     created = job.create(template, [], {})
-    with pytest.raises(job.InputError, match="at least 1"):
+    with pytest.raises(inputs.InputError, match="at least 1"):
         job.plan(created, template, [], maximum_tasks=maximum)
     step = created.steps[0]
-    with pytest.raises(job.InputError, match="at least 1"):
+    with pytest.raises(inputs.InputError, match="at least 1"):
         job.select_tasks(step, None, maximum, template.path)
     assert len(job.plan(created, template, [], maximum_tasks=1).steps[0].tasks) == 1
 
@@ -293,12 +293,12 @@ def test_valid_path_mapping_rules_still_apply(job_file: Path, sessions: Path) ->
 def test_any_rules_or_tasks_are_accepted_or_an_input_error(document: Any) -> None:
     for wrapped in (document, {"version": "pathmapping-1.0", "path_mapping_rules": document}):
         try:
-            job.load_path_mapping(json.dumps(wrapped))
-        except job.InputError as exc:
+            inputs.load_path_mapping(json.dumps(wrapped))
+        except inputs.InputError as exc:
             assert "\n" not in str(exc)
     try:
-        job.parse_tasks(json.dumps(document), [])
-    except job.InputError as exc:
+        inputs.parse_tasks(json.dumps(document), [])
+    except inputs.InputError as exc:
         assert "\n" not in str(exc)
 
 

@@ -26,7 +26,9 @@ LAYERS: dict[str, int] = {
     "runner": 4,
     # inputs: templates and the user's values, planned into a job
     "job": 3,
+    "inputs": 3,
     "templates": 3,
+    "documents": 3,
     # the session runtime
     "session": 2,
     "wrap": 2,

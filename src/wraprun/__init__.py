@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import WraprunError
 
 if TYPE_CHECKING:
-    from .session import ActionResult, Scope, Session
+    from .actions import Scope
+    from .session import ActionResult, Session
 
 __all__ = ["ActionResult", "Scope", "Session", "WraprunError"]
 __version__ = "0.1.0"
@@ -15,8 +16,12 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that `wraprun check` and `--help` do not pay for the session machinery.
-    if name in ("ActionResult", "Scope", "Session"):
+    if name in ("ActionResult", "Session"):
         from . import session
 
         return getattr(session, name)
+    if name == "Scope":
+        from .actions import Scope
+
+        return Scope
     raise AttributeError(name)

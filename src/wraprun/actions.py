@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -28,6 +28,14 @@ _STRICT_INT = re.compile(r"[0-9]+")
 
 class ActionError(ValueError):
     """An action whose fields cannot be resolved to something runnable."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Template-side symbols an action resolves against, and the expression profile."""
+
+    symbols: Mapping[str, rs.ExprValue]
+    profile: rs.ExprProfile
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ import errno
 import os
 import signal
 import sys
-import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from .check import (
     EXIT_CANCELED,
@@ -74,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         run.add_argument(
             "--maximum-tasks",
-            type=lambda text: __import__("wraprun.job", fromlist=["job"]).maximum_tasks_arg(text),
+            type=_at_least_one,
             metavar="N",
             help="run at most N tasks per step",
         )
@@ -115,6 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into an exit code
         print(internal_error(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _at_least_one(text: str) -> int:
+    """``--maximum-tasks``: a whole number, at least 1 (0 or -1 would quietly drop tasks)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _standard_streams() -> bool:
@@ -159,7 +168,7 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.count = 0
-        self._target: Any = None
+        self._target: Callable[[], None] | None = None
         for sig in self.SIGNALS:
             signal.signal(sig, self)
 
@@ -168,7 +177,7 @@ class _Interrupts:
         if self._target is not None:
             self._target()
 
-    def attach(self, target: Any) -> None:
+    def attach(self, target: Callable[[], None]) -> None:
         for _ in range(self.count):
             target()
         self._target = target
@@ -177,32 +186,26 @@ class _Interrupts:
         self._target = None
 
 
-def _session(args: Any) -> int:
+def _session(args: argparse.Namespace) -> int:
     interrupts = _Interrupts()  # before anything is created: no window where a signal kills us
-    from . import events, job, runner, wrap
-    from .session import Session
-    from .templates import TemplateError, load
+    from . import events, inputs, job, runner
+    from .errors import WraprunError
+    from .wrap import WrapError
 
     try:
-        job_template = load(args.template, expect="job")
-        env_templates = [load(path, expect="environment") for path in args.env]
-        rules = job.load_path_mapping(args.path_mapping_rules)
-        parameters = job.parse_parameters(args.job_param)
-        selection = job.parse_tasks(args.tasks, args.task_param)
-        created = job.create(job_template, env_templates, parameters)
-        planned = job.plan(
-            created,
-            job_template,
-            env_templates,
-            rules=rules,
-            step_name=args.step,
+        request = job.Request(
+            template=args.template,
+            env_templates=args.env,
+            parameters=inputs.parse_parameters(args.job_param),
+            path_mapping_rules=inputs.load_path_mapping(args.path_mapping_rules),
+            step=args.step,
             run_dependencies=args.run_dependencies,
-            task_selection=selection,
+            tasks=inputs.parse_tasks(args.tasks, args.task_param),
             maximum_tasks=args.maximum_tasks,
         )
-        runner.check_wrap_layers(planned)
-    except (TemplateError, job.InputError, wrap.WrapError) as exc:
-        print(f"wraprun: {exc}" if isinstance(exc, wrap.WrapError) else str(exc), file=sys.stderr)
+        planned = job.plan_request(request)
+    except WraprunError as exc:  # each names its file or flag already; a stack error gets our name
+        print(f"wraprun: {exc}" if isinstance(exc, WrapError) else str(exc), file=sys.stderr)
         return EXIT_INVALID
     if interrupts.count:
         return EXIT_CANCELED  # nothing was created yet
@@ -216,29 +219,17 @@ def _session(args: Any) -> int:
         interrupts()
 
     live = args.output == "human" and sys.stdout.isatty()
-    sink: Any = (
+    sink: events.HumanSink | events.JsonLinesSink = (
         events.HumanSink(sys.stdout, output_failed, live=live)
         if args.output == "human"
         else events.JsonLinesSink(sys.stdout, output_failed)
     )
-    started = time.monotonic()
-    outcome = runner.JobOutcome("CANCELED")
-    session = Session(
-        callback=sink,
-        path_mapping_rules=rules,
-        redacted_env_vars=_declares_redaction(job_template, env_templates),
-        retain_working_directory=args.preserve,
-    )
+    run = runner.Runner(planned, sink, retain_working_directory=args.preserve)
+    interrupts.attach(run.interrupt)
     try:
-        run = runner.Runner(planned, session, sink)
-        interrupts.attach(run.interrupt)
         outcome = run.run()
     finally:
         interrupts.detach()
-        session.close()
-        failed = session.redactor.text(outcome.failed)  # a later secret may be in an earlier message
-        kept = session.working_directory if args.preserve else ""
-        sink(events.SessionEnded(outcome.state, outcome.tasks_run, time.monotonic() - started, failed, kept))
         sink.close()
     if output_error and output_error[0].errno != errno.EPIPE:
         reason = output_error[0].strerror
@@ -253,11 +244,6 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def _declares_redaction(job_template: Any, env_templates: Sequence[Any]) -> bool:
-    """RFC 0003: openjd_redacted_env sets its variable only where REDACTED_ENV_VARS is declared."""
-    return any("REDACTED_ENV_VARS" in t.extensions for t in (job_template, *env_templates))
 
 
 if __name__ == "__main__":

@@ -8,145 +8,98 @@ builds the symbol scopes a session resolves actions against.
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import rs
+from . import wrap
+from .actions import Scope
+from .inputs import InputError, describe, unwrap
+from .model import Environment, TaskParameters, rs
 from .paths import PathMapping
-from .session import Scope
-from .templates import Template, TemplateError, parse_json, read_document
-
-
-class InputError(ValueError):
-    """Invalid parameters, task selections or path mapping rules."""
-
-
-def _read(path: Path) -> Any:
-    try:
-        return read_document(path)
-    except TemplateError as exc:
-        raise InputError(str(exc)) from exc
-
-
-def _json(text: str, where: str) -> Any:
-    try:
-        return parse_json(text, where)
-    except TemplateError as exc:
-        raise InputError(str(exc)) from exc
-
-
-def _describe(value: Any) -> str:
-    """What a user gave, in JSON's words."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    return "a boolean" if isinstance(value, bool) else "text" if isinstance(value, str) else "a number"
-
-
-def _unwrap(value: Any) -> Any:
-    """openjd's own ``{"type": T, "value": V}`` form (type optional) is the value V."""
-    if isinstance(value, dict) and "value" in value and set(value) <= {"type", "value"}:
-        return value["value"]
-    return value
-
-
-def parse_parameters(values: Sequence[str]) -> dict[str, Any]:
-    """``-p`` values: ``KEY=VALUE``, ``file://PATH`` (YAML/JSON mapping) or inline JSON."""
-    merged: dict[str, Any] = {}
-    for value in values:
-        merged.update(_mapping_arg(value, "-p", allow_pair=True))
-    return merged
-
-
-def _mapping_arg(value: str, flag: str, *, allow_pair: bool) -> dict[str, Any]:
-    if value.startswith("file://"):
-        path = Path(value[len("file://") :])
-        document = _read(path)
-        if not isinstance(document, dict):
-            raise InputError(f"{path}: {flag} file must hold a mapping of names to values")
-        return dict(document)
-    if value.lstrip().startswith("{"):
-        document = _json(value, f"{flag} {_clip(value)!r}")
-        if not isinstance(document, dict):
-            raise InputError(f"{flag} {_clip(value)!r}: expected a JSON object")
-        return document
-    name, sep, rest = value.partition("=")
-    if not allow_pair or not sep or not name:
-        raise InputError(f"{flag} {_clip(value)!r}: expected NAME=VALUE, file://PATH or a JSON object")
-    return {name: rest}
-
-
-def _clip(text: str) -> str:
-    """A command-line value short enough to quote in a one-line error."""
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def load_path_mapping(value: str | None) -> list[Any]:
-    """``--path-mapping-rules``: a pathmapping-1.0 document, file:// or inline JSON."""
-    if not value:
-        return []
-    if value.startswith("file://"):
-        path = Path(value[len("file://") :])
-        document = _read(path)
-        where = str(path)
-    else:
-        where = "--path-mapping-rules"
-        document = _json(value, where)
-    if isinstance(document, list):
-        rules = document
-    elif isinstance(document, dict) and document.get("version") == "pathmapping-1.0":
-        rules = document.get("path_mapping_rules", [])
-    else:
-        raise InputError(f"{where}: expected version 'pathmapping-1.0' with path_mapping_rules")
-    # The engine iterates what it is given and reads each rule as a mapping: check both first.
-    if not isinstance(rules, list):
-        raise InputError(f"{where}: path_mapping_rules: expected a list of rules, got {_describe(rules)}")
-    out = []
-    for index, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            got = _describe(rule)
-            raise InputError(f"{where}: path_mapping_rules[{index}]: expected a mapping, got {got}")
-        try:
-            out.append(rs.PathMappingRule.from_dict(rule))
-        except (TypeError, ValueError, KeyError) as exc:
-            raise InputError(f"{where}: path_mapping_rules[{index}]: {exc}") from exc
-    return out
+from .templates import Template, load
 
 
 @dataclass(frozen=True)
 class StepRun:
     """One step to run: its job-side model, its environments, its tasks."""
 
-    step: Any
-    script: Any
+    step: rs.Step
+    script: rs.StepScript
     """The step's script, held once: the model builds a new wrapper on every attribute access."""
-    environments: list[Any]
+    environments: list[Environment]
     """Template-side environments (they carry wrap hooks and script ``let``)."""
     scope: Scope
-    tasks: list[dict[str, Any]]
+    tasks: list[TaskParameters]
 
 
 @dataclass(frozen=True)
 class JobPlan:
-    job: Any
+    job: rs.Job
     job_template: Template
     env_templates: list[Template]
-    environments: list[tuple[str, Any, Scope]]
+    environments: list[tuple[str, Environment, Scope]]
     """Session-level environments in entry order: (origin, environment, scope)."""
     steps: list[StepRun]
+    path_mapping_rules: list[rs.PathMappingRule] = field(default_factory=list)
 
-    def stack_for(self, step: StepRun) -> list[tuple[str, Any]]:
+    @property
+    def declares_redaction(self) -> bool:
+        """RFC 0003: openjd_redacted_env sets its variable only where REDACTED_ENV_VARS is declared."""
+        templates = (self.job_template, *self.env_templates)
+        return any("REDACTED_ENV_VARS" in t.extensions for t in templates)
+
+    def stack_for(self, step: StepRun) -> list[tuple[str, Environment]]:
         """The whole environment stack a step's tasks run inside."""
         outer = [(origin, env) for origin, env, _ in self.environments]
         inner = [(f"step '{step.step.name}' environment", env) for env in step.environments]
         return outer + inner
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to run: the files and values a user gives (the run options of the CLI)."""
+
+    template: str | Path
+    env_templates: Sequence[str | Path] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    path_mapping_rules: Sequence[rs.PathMappingRule] = ()
+    step: str | None = None
+    run_dependencies: bool = False
+    tasks: list[dict[str, Any]] | None = None
+    maximum_tasks: int | None = None
+
+
+def plan_request(request: Request) -> JobPlan:
+    """Load the templates, create the job, plan its steps, check its wrap layers: nothing runs.
+
+    Raises :class:`~wraprun.errors.WraprunError` (a template, input or wrap error) for bad input.
+    """
+    job_template = load(request.template, expect="job")
+    env_templates = [load(path, expect="environment") for path in request.env_templates]
+    created = create(job_template, env_templates, request.parameters)
+    planned = plan(
+        created,
+        job_template,
+        env_templates,
+        rules=request.path_mapping_rules,
+        step_name=request.step,
+        run_dependencies=request.run_dependencies,
+        task_selection=request.tasks,
+        maximum_tasks=request.maximum_tasks,
+    )
+    check_wrap_layers(planned)
+    return planned
+
+
+def check_wrap_layers(plan: JobPlan) -> None:
+    """RFC 0008: reject a session stack with two wrapping environments before entering any."""
+    if not plan.steps:
+        wrap.find_wrapper([(origin, env) for origin, env, _ in plan.environments])
+    for step in plan.steps:
+        wrap.find_wrapper(plan.stack_for(step))
 
 
 def create(
@@ -155,9 +108,9 @@ def create(
     parameters: dict[str, Any],
     *,
     cwd: str | None = None,
-) -> Any:
+) -> rs.Job:
     """Validate parameter values and create the job (openjd-model)."""
-    envs = [t.model for t in env_templates]
+    envs = [t.environment for t in env_templates]
     try:
         parameters = _shaped_parameters([job_template, *env_templates], parameters)
         # openjd-model cannot type an empty Python list (it has no element to infer
@@ -165,17 +118,19 @@ def create(
         # parameter's declared type.
         parameters = {k: ("[]" if v == [] else v) for k, v in parameters.items()}
         values = rs.preprocess_job_parameters(
-            job_template=job_template.model,
+            job_template=job_template.job,
             job_parameter_values=parameters,
             environment_templates=envs,
             job_template_dir=str(job_template.path.resolve().parent),
             current_working_dir=str(Path(cwd or os.getcwd()).resolve()),
         )
         return rs.create_job(
-            job_template=job_template.model, job_parameter_values=values, environment_templates=envs
+            job_template=job_template.job, job_parameter_values=values, environment_templates=envs
         )
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{job_template.path}: parameters: {exc}") from exc
+        # One line, whatever the model quotes: a value may itself hold a newline.
+        message = str(exc).strip().replace("\r", "\\r").replace("\n", "\\n")
+        raise InputError(f"{job_template.path}: parameters: {message}") from exc
 
 
 def _shaped_parameters(templates: Sequence[Template], parameters: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +149,7 @@ def _shaped_parameters(templates: Sequence[Template], parameters: dict[str, Any]
         kind = declared.get(name)
         value = given
         if kind is not None and isinstance(given, dict) and given.get("type", kind) == kind:
-            value = _unwrap(given)
+            value = unwrap(given)
         lists = (kind or "").count("LIST[")
         # A LIST value may also be the JSON text of one (NAME=VALUE gives text); openjd-model parses it.
         misfit = None if kind is None or (lists and isinstance(value, str)) else _misfit(value, lists)
@@ -208,9 +163,9 @@ def _shaped_parameters(templates: Sequence[Template], parameters: dict[str, Any]
 def _misfit(value: Any, lists: int) -> str | None:
     """What keeps ``value`` from being ``lists`` levels of lists around single values, if anything."""
     if lists == 0:
-        return _describe(value) if isinstance(value, (list, dict)) else None
+        return describe(value) if isinstance(value, (list, dict)) else None
     if not isinstance(value, list):
-        return _describe(value)
+        return describe(value)
     for item in value:
         inner = _misfit(item, lists - 1)
         if inner is not None:
@@ -218,9 +173,9 @@ def _misfit(value: Any, lists: int) -> str | None:
     return None
 
 
-def job_symbols(job: Any, map_path: PathMapping) -> dict[str, Any]:
+def job_symbols(job: rs.Job, map_path: PathMapping) -> dict[str, rs.ExprValue]:
     """Param.* (PATH values path-mapped), RawParam.* and Job.Name."""
-    symbols: dict[str, Any] = {"Job.Name": rs.ExprValue(job.name)}
+    symbols: dict[str, rs.ExprValue] = {"Job.Name": rs.ExprValue(job.name)}
     for name, parameter in job.parameters.items():
         value = parameter.value
         kind = str(parameter.type)
@@ -238,11 +193,11 @@ def job_symbols(job: Any, map_path: PathMapping) -> dict[str, Any]:
 
 
 def plan(
-    job: Any,
+    job: rs.Job,
     job_template: Template,
     env_templates: Sequence[Template],
     *,
-    rules: Sequence[Any] = (),
+    rules: Sequence[rs.PathMappingRule] = (),
     step_name: str | None = None,
     run_dependencies: bool = False,
     task_selection: list[dict[str, Any]] | None = None,
@@ -252,18 +207,17 @@ def plan(
     rules = list(rules)
     base = job_symbols(job, PathMapping(rules))
     job_profile = job_template.expr_profile(rules)
-    environments: list[tuple[str, Any, Scope]] = []
+    environments: list[tuple[str, Environment, Scope]] = []
     for template in env_templates:
-        environments.append(
-            (f"--env {template.path}", template.model.environment, Scope(base, template.expr_profile(rules)))
-        )
+        scope = Scope(base, template.expr_profile(rules))
+        environments.append((f"--env {template.path}", template.environment.environment, scope))
     job_scope = Scope(base, job_profile)
-    for env in job_template.model.job_environments or ():
+    for env in job_template.job.job_environments or ():
         environments.append(("job environment", env, job_scope))
 
     ordered = rs.StepDependencyGraph(job=job).topo_sorted()
     wanted = _select_steps(ordered, step_name, run_dependencies, job_template.path)
-    templates = {str(s.name): s for s in job_template.model.steps}
+    templates = {str(s.name): s for s in job_template.job.steps}
     steps = []
     for step in wanted:
         symbols = dict(base)
@@ -274,12 +228,14 @@ def plan(
         symbols["Step.Name"] = rs.ExprValue(step.name)
         only_this = task_selection if step_name is None or step.name == step_name else None
         tasks = select_tasks(step, only_this, maximum_tasks, job_template.path)
-        step_envs = list(templates[step.name].step_environments or ())
+        step_envs: list[Environment] = list(templates[step.name].step_environments or [])
         steps.append(StepRun(step, step.script, step_envs, Scope(symbols, job_profile), tasks))
-    return JobPlan(job, job_template, list(env_templates), environments, steps)
+    return JobPlan(job, job_template, list(env_templates), environments, steps, rules)
 
 
-def _select_steps(ordered: list[Any], name: str | None, with_deps: bool, where: Path) -> list[Any]:
+def _select_steps(
+    ordered: list[rs.Step], name: str | None, with_deps: bool, where: Path
+) -> list[rs.Step]:
     if name is None:
         return ordered
     by_name = {s.name: s for s in ordered}
@@ -295,12 +251,12 @@ def _select_steps(ordered: list[Any], name: str | None, with_deps: bool, where: 
 
 
 def select_tasks(
-    step: Any, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path
-) -> list[dict[str, Any]]:
+    step: rs.Step, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path
+) -> list[TaskParameters]:
     """The tasks of a step, in parameter-space order; ``selection`` picks given ones."""
     _check_maximum(maximum, where)
     if step.parameter_space is None:
-        tasks: list[dict[str, Any]] = [{}]
+        tasks: list[TaskParameters] = [{}]
     else:
         tasks = list(rs.StepParameterSpaceIterator(step=step))
     if selection is not None:
@@ -322,18 +278,7 @@ def _check_maximum(maximum: int | None, where: Path) -> None:
         raise InputError(f"{where}: maximum tasks must be at least 1, got {maximum}")
 
 
-def maximum_tasks_arg(text: str) -> int:
-    """argparse type of ``--maximum-tasks``: a whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
-def _same_task(task: dict[str, Any], wanted: dict[str, Any]) -> bool:
+def _same_task(task: TaskParameters, wanted: dict[str, Any]) -> bool:
     if set(task) != set(wanted):
         return False
     return all(task[name].value == _as_text(value) for name, value in wanted.items())
@@ -343,35 +288,3 @@ def _as_text(value: Any) -> str:
     if isinstance(value, dict) and "value" in value:
         value = value["value"]
     return str(value)
-
-
-def parse_tasks(tasks_arg: str | None, task_params: Iterable[str]) -> list[dict[str, Any]] | None:
-    """``--tasks`` (JSON list, file://) and ``-tp NAME=VALUE`` (one task)."""
-    selection: list[dict[str, Any]] | None = None
-    if tasks_arg:
-        if tasks_arg.startswith("file://"):
-            where = tasks_arg[len("file://") :]
-            document = _read(Path(where))
-        else:
-            where = "--tasks"
-            document = _json(tasks_arg, where)
-        if not isinstance(document, list) or not all(isinstance(t, dict) for t in document):
-            raise InputError(f"{where}: expected a list of objects mapping task parameter names to values")
-        for index, task in enumerate(document):
-            _check_task(task, f"{where}: task {index}")
-        selection = document
-    pairs: dict[str, Any] = {}
-    for value in task_params:
-        pairs.update(_mapping_arg(value, "-tp", allow_pair=True))
-    if pairs:
-        _check_task(pairs, "-tp")
-        selection = (selection or []) + [pairs]
-    return selection
-
-
-def _check_task(task: dict[str, Any], where: str) -> None:
-    """Task parameter values are single values (or openjd's ``{"value": V}``), never containers."""
-    for name, given in task.items():
-        value = _unwrap(given)
-        if value is None or isinstance(value, (dict, list)):
-            raise InputError(f"{where}: {name!r}: expected a single value, got {_describe(value)}")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import actions, environ, events, macros, process, wrap
-from .actions import ActionSpec, ResolvedAction
+from .actions import ActionSpec, ResolvedAction, Scope
 from .errors import WraprunError
 from .events import ENTER_KINDS, EXIT_KINDS, ActionKind, ActionState
 from .model import ActionModel, EmbeddedFile, Environment, StepScript, TaskParameters, rs
@@ -40,14 +40,6 @@ WORKING_DIR_VAR = "OPENJD_SESSION_WORKING_DIR"
 
 class SessionStateError(WraprunError, RuntimeError):
     """A Session method called when the session cannot do it (e.g. exit with nothing entered)."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Template-side symbols an action resolves against, and the expression profile."""
-
-    symbols: Mapping[str, rs.ExprValue]
-    profile: rs.ExprProfile
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""templates.read_document: what a file may hold before it reaches openjd-model.
+"""documents.read_document: what a file may hold before it reaches openjd-model.
 
 The compiled engine crashes (recursive structures), exhausts memory (aliases that
 expand) or fails with a bug's exit code (non-JSON values) on what YAML can express,
@@ -22,7 +22,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wraprun.templates import MAX_BYTES, MAX_DEPTH, MAX_NODES, TemplateError, load, read_document
+from wraprun.documents import MAX_BYTES, MAX_DEPTH, MAX_NODES, TemplateError, read_document
+from wraprun.templates import load
 
 from .helpers import wraprun, write
 
@@ -262,16 +263,16 @@ def test_a_fifo_swapped_in_after_the_stat_does_not_block(tmp_path: Path) -> None
     script.write_text(
         "import os, stat, sys\n"
         "from pathlib import Path\n"
-        "from wraprun import templates\n"
+        "from wraprun import documents\n"
         "real = os.stat\n"
         "class Regular:\n"
         "    st_mode = stat.S_IFREG | 0o644\n"
         "def lying(path, *args, **kwargs):\n"
         "    return Regular() if str(path) == sys.argv[1] else real(path, *args, **kwargs)\n"
-        "templates.os.stat = lying\n"
+        "documents.os.stat = lying\n"
         "try:\n"
-        "    templates.read_document(Path(sys.argv[1]))\n"
-        "except templates.TemplateError as exc:\n"
+        "    documents.read_document(Path(sys.argv[1]))\n"
+        "except documents.TemplateError as exc:\n"
         "    print(exc)\n"
     )
     command = [sys.executable, str(script), str(fifo)]
