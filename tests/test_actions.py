@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openjd import _openjd_rs as rs
 
 from wraprun import actions
 from wraprun.actions import ActionError, ActionSpec
+from wraprun.model import rs
 
 PROFILE = rs.ModelProfile.from_strings(
     rs.SpecificationRevision.v2023_09, ["EXPR", "FEATURE_BUNDLE_1"]

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "actions": 2,
     "relay": 2,
     "environ": 2,
+    "symbols": 2,
     # plain data and pure units
     "events": 1,
     "macros": 1,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from openjd import _openjd_rs as rs
-
+from wraprun.model import rs
 from wraprun.paths import PathMapping
 
 

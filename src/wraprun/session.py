@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import actions, environ, events, macros, process, wrap
+from . import symbols as symbols_of
 from .actions import ActionSpec, ResolvedAction, Scope
 from .errors import WraprunError
 from .events import ENTER_KINDS, EXIT_KINDS, ActionKind, ActionState
@@ -172,11 +173,11 @@ class Session:
         label = f"Task {step_name}" + (f" ({shown})" if shown else "")
         on_run, embedded, lets = self._prepared(script)
         try:
-            symbols = {**self._base, **scope.symbols, **self._task_symbols(params)}
+            symbols = {**self._base, **scope.symbols, **symbols_of.task(params, self.map_path)}
             task_dir = self._scratch("task-") if embedded else ""
             paths, files = actions.file_symbols(embedded, task_dir, "Task.File")
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
-            symtab = self._with_lets(symbols, lets, scope.profile)
+            symtab = symbols_of.with_lets(symbols, lets, scope.profile)
             actions.write_files(files, paths, "Task.File", symtab, scope.profile)
             inner = actions.resolve(on_run, symtab, scope.profile, "onRun")
             if self._wrapper is None:
@@ -212,11 +213,7 @@ class Session:
         with open(rules_file, "w", encoding="utf-8") as out:
             rules = [rule.to_dict() for rule in self.map_path.rules]
             json.dump({"version": "pathmapping-1.0", "path_mapping_rules": rules}, out)
-        return {
-            "Session.WorkingDirectory": rs.ExprValue(self.working_directory, "path"),
-            "Session.HasPathMappingRules": rs.ExprValue("true" if self.map_path else "false"),
-            "Session.PathMappingRulesFile": rs.ExprValue(rules_file, "path"),
-        }
+        return symbols_of.session(self.working_directory, rules_file, bool(self.map_path))
 
     def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, rs.ExprValue]:
         env_dir = self._scratch("env-") if entered.files else ""
@@ -227,7 +224,7 @@ class Session:
         script = entered.environment.script
         lets = script.let if isinstance(script, rs.TemplateEnvironmentScript) else None  # job-side: none
         if lets:
-            table = rs.evaluate_let_bindings(list(lets), rs.SymbolTable(symbols), profile=scope.profile)
+            table = symbols_of.with_lets(symbols, lets, scope.profile)
             symbols = {name: table[name] for name in table.symbols}
         return symbols
 
@@ -236,33 +233,6 @@ class Session:
         if entered.files:
             table = rs.SymbolTable(entered.symtab)
             actions.write_files(entered.files, entered.file_paths, "Env.File", table, entered.profile)
-
-    def _with_lets(
-        self, symbols: dict[str, rs.ExprValue], lets: list[str], profile: rs.ExprProfile
-    ) -> rs.SymbolTable:
-        table = rs.SymbolTable(symbols)
-        if lets:
-            table = rs.evaluate_let_bindings(list(lets), table, profile=profile)
-        return table
-
-    def _task_symbols(self, params: TaskParameters) -> dict[str, rs.ExprValue]:
-        out: dict[str, rs.ExprValue] = {}
-        for name, value in params.items():
-            kind = value.type.name
-            raw = value.value
-            if kind == "PATH":
-                out[f"Task.Param.{name}"] = rs.ExprValue(self.map_path(raw), "path")
-                out[f"Task.RawParam.{name}"] = rs.ExprValue(raw)
-                continue
-            if kind == "FLOAT":
-                typed = rs.ExprValue.from_float(value.item(), original_str=raw)
-            elif kind == "INT":
-                typed = rs.ExprValue(int(value.item()))
-            else:  # STRING, and CHUNK[INT] whose value is its range string
-                typed = rs.ExprValue(raw)
-            out[f"Task.Param.{name}"] = typed
-            out[f"Task.RawParam.{name}"] = typed
-        return out
 
     # --- running --------------------------------------------------------------------------
 

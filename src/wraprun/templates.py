@@ -73,7 +73,10 @@ def load(path: str | Path, expect: str | None = None) -> Template:
     version = str(document.get("specificationVersion", ""))
     kind = "environment" if version.startswith(ENV_VERSION_PREFIX) else "job"
     if expect is not None and kind != expect:
-        raise TemplateError([f"{path}: specificationVersion: expected a {expect} template, got {version!r}"])
+        article = "an" if expect == "environment" else "a"
+        raise TemplateError(
+            [f"{path}: specificationVersion: expected {article} {expect} template, got {version!r}"]
+        )
     decode = rs.decode_environment_template if kind == "environment" else rs.decode_job_template
     try:
         model = decode(document, supported_extensions=list(SUPPORTED_EXTENSIONS))
