@@ -91,7 +91,7 @@ class File:
 def test_embedded_files_resolve_their_data_and_modes(tmp_path: Path) -> None:
     files = [File("Run", "echo {{Param.Secs}}\n", runnable=True), File("Win", "a\nb\n", eol="CRLF")]
     paths, listed = actions.file_symbols(files, str(tmp_path), "Task.File")
-    actions.write_files(listed, paths, "Task.File", SYMBOLS, PROFILE)
+    actions.write_files(actions.render_files(listed, paths, "Task.File", SYMBOLS, PROFILE))
     run, win = Path(paths["Task.File.Run"]), Path(paths["Task.File.Win"])
     assert run.read_text() == "echo 7\n" and stat.S_IMODE(run.stat().st_mode) == 0o700
     assert win.read_bytes() == b"a\r\nb\r\n" and stat.S_IMODE(win.stat().st_mode) == 0o600

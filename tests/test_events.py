@@ -99,3 +99,15 @@ def test_a_failing_stream_closes_the_sink_and_says_so_once() -> None:
         sink(ENDED)
         sink.close()
         assert sink.closed and [e.errno for e in seen] == [errno.ENOSPC]
+
+
+def test_progress_from_a_long_line_in_pieces_does_not_cut_its_json_line() -> None:
+    records = jsonl(
+        events.ActionOutput(b"ab"), events.ActionProgress(5.0, None), events.ActionOutput(b"cd\n"), ENDED
+    )
+    assert [r for r in records if r["event"] == "ActionOutput"] == [{"event": "ActionOutput", "line": "abcd"}]
+
+
+def test_the_live_line_never_draws_over_an_unterminated_line() -> None:
+    out = human(STARTED, events.ActionOutput(b"half a line"), events.ActionProgress(5.0, "x"), live=True)
+    assert out.endswith(b"half a line")  # no status drawn after it, nothing cleared

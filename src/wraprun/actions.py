@@ -205,16 +205,23 @@ def file_symbols(
     return paths, list(files or ())
 
 
-def write_files(
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str
+    text: str
+    runnable: bool
+
+
+def render_files(
     files: Sequence[EmbeddedFile],
     paths: dict[str, str],
     prefix: str,
     symtab: rs.SymbolTable,
     profile: rs.ExprProfile,
-) -> None:
-    """Resolve each embedded file's data and write it (runnable files get u+x)."""
+) -> list[RenderedFile]:
+    """Resolve each embedded file's data (and its line endings) against ``symtab``."""
+    out = []
     for f in files:
-        path = paths[f"{prefix}.{f.name}"]
         data = f.data if f.data is not None else ""
         try:
             text = format_string(data).resolve_string(symtab, profile=profile)
@@ -222,9 +229,13 @@ def write_files(
             raise ActionError(f"embedded file {f.name}: {str(exc).splitlines()[0]}") from exc
         if (f.end_of_line or "AUTO") == "CRLF":
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        mode = stat.S_IRUSR | stat.S_IWUSR
-        if f.runnable:
-            mode |= stat.S_IXUSR
-        os.chmod(path, mode)
+        out.append(RenderedFile(paths[f"{prefix}.{f.name}"], text, bool(f.runnable)))
+    return out
+
+
+def write_files(rendered: Sequence[RenderedFile]) -> None:
+    """Write rendered files afresh (runnable ones get u+x): before every action that uses them."""
+    for f in rendered:
+        with open(f.path, "w", encoding="utf-8", newline="") as out:
+            out.write(f.text)
+        os.chmod(f.path, stat.S_IRWXU if f.runnable else stat.S_IRUSR | stat.S_IWUSR)

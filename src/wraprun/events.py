@@ -193,7 +193,7 @@ class HumanSink(_Sink):
             self._tasks = f"tasks {event.done}/{event.total}"
         else:
             self._line(self._text(event))
-        if self._action or self._tasks:
+        if (self._action or self._tasks) and not self._open_line:  # clearing it would erase that line
             self._status.show(" | ".join(p for p in (self._tasks, self._action, self._progress) if p))
         raw = getattr(self.stream, "buffer", self.stream)
         raw.flush()
@@ -255,7 +255,8 @@ class JsonLinesSink(_Sink):
             self._output(event.data)
             self.stream.flush()
             return
-        self._end_partial()
+        if not isinstance(event, (ActionProgress, TaskCount)):
+            self._end_partial()  # the action's output ended (progress may come from mid-line pieces)
         record: dict[str, object] = {"event": type(event).__name__, **asdict(event)}
         if isinstance(event, ActionStarted):
             record["argv"] = list(event.argv[:1])  # see HumanSink: arguments stay out of logs

@@ -6,13 +6,13 @@ is written here once and every other module imports it from here. The module
 ships type stubs beside it; mypy reads them through ``build/stubs`` (made by
 ``scripts/test.sh``), because the package carries no ``py.typed`` marker.
 
-Type names for values the stubs do not describe (the wrap hooks of a
-template-side environment's actions) are aliases of ``Any`` with a comment.
+The stubs do not list the wrap hooks of a template-side environment's
+actions; the session reads those by name (see ``Session._hook``).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from openjd import _openjd_rs as rs
 
@@ -22,7 +22,5 @@ ActionModel: TypeAlias = "rs.TemplateAction | rs.Action"
 EmbeddedFile: TypeAlias = "rs.TemplateEmbeddedFile | rs.EmbeddedFile"
 StepScript: TypeAlias = "rs.StepScript | rs.TemplateStepScript"
 TaskParameters: TypeAlias = "dict[str, rs.TaskParameterValue]"
-HookActions: TypeAlias = Any
-"""Template-side environment actions: the stubs list onEnter/onExit but not the wrap hooks."""
 
-__all__ = ["ActionModel", "EmbeddedFile", "Environment", "HookActions", "StepScript", "TaskParameters", "rs"]
+__all__ = ["ActionModel", "EmbeddedFile", "Environment", "StepScript", "TaskParameters", "rs"]

@@ -89,14 +89,12 @@ class Relay:
         end = piece.find(b"\n") + 1
         self._macro_line += piece[:end] if end else piece
         if not end:
-            if len(self._macro_line) > MAX_MACRO_LINE:
+            too_long = len(self._macro_line) > MAX_MACRO_LINE
+            if too_long:
                 self._warn(f"an output line over {MAX_MACRO_LINE >> 20} MiB is not read as a macro")
+            if too_long or not (self._macro_line.startswith(PREFIX) or PREFIX.startswith(self._macro_line)):
                 line, self._macro_line = bytes(self._macro_line), None
-                self._pass(line)
-                self._line_start = False
-            elif not (self._macro_line.startswith(PREFIX) or PREFIX.startswith(self._macro_line)):
-                line, self._macro_line = bytes(self._macro_line), None
-                self._pass(line)
+                self._pass(line)  # plain output after all: shown, and the line goes on
                 self._line_start = False
             return b""
         line, self._macro_line = bytes(self._macro_line), None

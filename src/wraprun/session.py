@@ -64,6 +64,8 @@ class _Entered:
     files: list[EmbeddedFile]
     profile: rs.ExprProfile
     file_paths: dict[str, str] = field(default_factory=dict)
+    rendered: list[actions.RenderedFile] | None = None
+    """The environment's embedded files, resolved once: its symbols do not change while it is entered."""
     changes: dict[str, str | None] = field(default_factory=dict)
     """Variables this environment set (value) or unset (None), in order."""
 
@@ -178,7 +180,7 @@ class Session:
             paths, files = actions.file_symbols(embedded, task_dir, "Task.File")
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
             symtab = symbols_of.with_lets(symbols, lets, scope.profile)
-            actions.write_files(files, paths, "Task.File", symtab, scope.profile)
+            actions.write_files(actions.render_files(files, paths, "Task.File", symtab, scope.profile))
             inner = actions.resolve(on_run, symtab, scope.profile, "onRun")
             if self._wrapper is None:
                 return self._run(inner, "onRun", label)
@@ -230,9 +232,14 @@ class Session:
 
     def _write_env_files(self, entered: _Entered) -> None:
         """Template Schemas §6: a script's embedded files are written before each of its actions."""
-        if entered.files:
+        if not entered.files:
+            return
+        if entered.rendered is None:
             table = rs.SymbolTable(entered.symtab)
-            actions.write_files(entered.files, entered.file_paths, "Env.File", table, entered.profile)
+            entered.rendered = actions.render_files(
+                entered.files, entered.file_paths, "Env.File", table, entered.profile
+            )
+        actions.write_files(entered.rendered)
 
     # --- running --------------------------------------------------------------------------
 
