@@ -15,6 +15,8 @@ if [ "$(id -u)" = 0 ]; then
     command -v chromium >/dev/null || apt-get install -y -q --no-install-recommends chromium >/dev/null
     # The templates' embedded shell scripts are linted by the tests.
     command -v shellcheck >/dev/null || apt-get install -y -q --no-install-recommends shellcheck >/dev/null
+    # Run-as-user tests run actions as another POSIX user through sudo.
+    command -v sudo >/dev/null || apt-get install -y -q --no-install-recommends sudo >/dev/null
 fi
 svc_env="${WRAPRUN_SVC_DIR:-/tmp/wraprun-services}/services.env"
 # shellcheck disable=SC1090

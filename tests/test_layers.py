@@ -20,12 +20,15 @@ LAYERS: dict[str, int] = {
     "cli": 6,
     "conformance": 6,
     "wrappers": 6,
+    "integrations": 6,  # other systems' drivers (the Deadline Cloud worker agent)
     "__init__": 6,
     "check": 5,  # shared by the faces: what `check` says, the exit codes
     # running a planned job
     "runner": 4,
+    "nonblocking": 4,  # the worker's session: the core on a thread of its own
     # inputs: templates and the user's values, planned into a job
     "job": 3,
+    "adapt": 3,  # the official runtime's inputs as openjd-model's compiled objects
     "inputs": 3,
     "templates": 3,
     "documents": 3,

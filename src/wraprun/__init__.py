@@ -8,9 +8,18 @@ from .errors import WraprunError
 
 if TYPE_CHECKING:
     from .actions import Scope
+    from .nonblocking import ActionStatus, NonBlockingSession, SessionState
     from .session import ActionResult, Session
 
-__all__ = ["ActionResult", "Scope", "Session", "WraprunError"]
+__all__ = [
+    "ActionResult",
+    "ActionStatus",
+    "NonBlockingSession",
+    "Scope",
+    "Session",
+    "SessionState",
+    "WraprunError",
+]
 __version__ = "0.1.0"
 
 
@@ -20,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from . import session
 
         return getattr(session, name)
+    if name in ("ActionStatus", "NonBlockingSession", "SessionState"):
+        from . import nonblocking
+
+        return getattr(nonblocking, name)
     if name == "Scope":
         from .actions import Scope
 

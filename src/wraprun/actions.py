@@ -233,9 +233,16 @@ def render_files(
     return out
 
 
-def write_files(rendered: Sequence[RenderedFile]) -> None:
-    """Write rendered files afresh (runnable ones get u+x): before every action that uses them."""
+def write_files(rendered: Sequence[RenderedFile], group: int | None = None) -> None:
+    """Write rendered files afresh (runnable ones get u+x): before every action that uses them.
+
+    ``group``: the group of the user actions run as, which gets to read (and run) them too.
+    """
     for f in rendered:
         with open(f.path, "w", encoding="utf-8", newline="") as out:
             out.write(f.text)
-        os.chmod(f.path, stat.S_IRWXU if f.runnable else stat.S_IRUSR | stat.S_IWUSR)
+        mode = stat.S_IRWXU if f.runnable else stat.S_IRUSR | stat.S_IWUSR
+        if group is not None:
+            os.chown(f.path, -1, group)
+            mode |= stat.S_IRGRP | (stat.S_IXGRP if f.runnable else 0)
+        os.chmod(f.path, mode)

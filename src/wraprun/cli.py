@@ -183,7 +183,11 @@ class _Interrupts:
         self._target = target
 
     def detach(self) -> None:
+        """The run is over: from now on these signals are ignored. (A Python handler would
+        not do: the interpreter puts the default action back while it shuts down.)"""
         self._target = None
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _session(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import symbols as symbols_of
 from . import wrap
 from .actions import Scope
 from .inputs import InputError, describe, unwrap
@@ -175,21 +176,8 @@ def _misfit(value: Any, lists: int) -> str | None:
 
 def job_symbols(job: rs.Job, map_path: PathMapping) -> dict[str, rs.ExprValue]:
     """Param.* (PATH values path-mapped), RawParam.* and Job.Name."""
-    symbols: dict[str, rs.ExprValue] = {"Job.Name": rs.ExprValue(job.name)}
-    for name, parameter in job.parameters.items():
-        value = parameter.value
-        kind = str(parameter.type)
-        symbols[f"RawParam.{name}"] = value
-        if kind == "PATH":
-            raw = str(value)
-            symbols[f"RawParam.{name}"] = rs.ExprValue(raw)
-            value = rs.ExprValue(map_path(raw), "path")
-        elif kind == "LIST[PATH]":
-            raw_list = [str(item) for item in value]
-            symbols[f"RawParam.{name}"] = rs.ExprValue(raw_list, "list[string]")
-            value = rs.ExprValue([map_path(p) for p in raw_list], "list[path]")
-        symbols[f"Param.{name}"] = value
-    return symbols
+    values = {name: (str(p.type), p.value) for name, p in job.parameters.items()}
+    return {"Job.Name": rs.ExprValue(job.name), **symbols_of.parameters(values, map_path)}
 
 
 def plan(
@@ -233,9 +221,7 @@ def plan(
     return JobPlan(job, job_template, list(env_templates), environments, steps, rules)
 
 
-def _select_steps(
-    ordered: list[rs.Step], name: str | None, with_deps: bool, where: Path
-) -> list[rs.Step]:
+def _select_steps(ordered: list[rs.Step], name: str | None, with_deps: bool, where: Path) -> list[rs.Step]:
     if name is None:
         return ordered
     by_name = {s.name: s for s in ordered}

@@ -11,10 +11,12 @@ it through a :class:`Control`, whose wake-up pipe interrupts the wait at once.
 
 from __future__ import annotations
 
+import grp
 import os
 import selectors
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,20 @@ running still holds the output pipe (a background daemon started by onEnter)."""
 OutputSink = Callable[[bytes], None]
 
 
+@dataclass(frozen=True)
+class RunAs:
+    """Run commands as another POSIX user, through ``sudo`` (which must let us do so without a password).
+
+    The command's environment and working directory reach it through a small
+    script in ``scratch`` (readable by ``group`` only): ``sudo`` resets the
+    environment, and values on a command line would be visible to every user.
+    """
+
+    user: str
+    group: str
+    scratch: str
+
+
 class Control:
     """Thread-safe (and signal-handler-safe) handle on the process being run."""
 
@@ -42,12 +58,18 @@ class Control:
         os.set_blocking(self._wake_w, False)
         self.stop_requested = False
         self.force = False
+        self.grace_limit: float | None = None
         self.closed = False
 
-    def stop(self, *, force: bool = False) -> None:
-        """Ask for a stop: by the caller's policy, or at once when ``force``."""
+    def stop(self, *, force: bool = False, grace_limit: float | None = None) -> None:
+        """Ask for a stop: by the caller's policy, or at once when ``force``.
+
+        ``grace_limit`` shortens the caller's grace period (an urgent stop); 0 kills at once.
+        """
         self.stop_requested = True
-        self.force = self.force or force
+        self.force = self.force or force or grace_limit == 0
+        if grace_limit is not None:
+            self.grace_limit = grace_limit if self.grace_limit is None else min(self.grace_limit, grace_limit)
         if self.closed:
             return  # nothing runs any more (a signal that came after the end)
         try:
@@ -58,6 +80,7 @@ class Control:
     def reset(self) -> None:
         self.stop_requested = False
         self.force = False
+        self.grace_limit = None
         try:
             while os.read(self._wake_r, 512):
                 pass
@@ -90,17 +113,25 @@ def run(
     timeout: float | None = None,
     grace: float | None = None,
     before_notify: Callable[[float], None] | None = None,
+    on_spawn: Callable[[], None] | None = None,
+    run_as: RunAs | None = None,
 ) -> Outcome:
     """Run ``argv`` to completion, streaming merged stdout/stderr to ``on_output``.
 
     ``env`` None means the child inherits this process's environment.
     ``grace`` is the stop policy: None kills the process tree at once; a number
     sends SIGTERM to the process, waits that many seconds, then kills the tree.
-    ``before_notify(grace)`` runs just before that SIGTERM.
+    ``before_notify(grace)`` runs just before that SIGTERM; ``on_spawn()`` once
+    the process has started.
     """
+    launcher = ""
+    command = list(argv)
     try:
+        if run_as is not None:
+            launcher = _launcher(run_as, env, cwd)
+            command = ["sudo", "-n", "-u", run_as.user, "-i", "/bin/sh", launcher, *command]
         proc = subprocess.Popen(
-            list(argv),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -110,11 +141,63 @@ def run(
             bufsize=0,
         )
     except OSError as exc:
-        return Outcome(None, start_error=f"{exc.strerror or exc}: {argv[0]!r}")
+        _remove(launcher)
+        return Outcome(None, start_error=f"{exc.strerror or exc}: {command[0]!r}")
     except ValueError as exc:  # a NUL byte in an argument or in the environment
+        _remove(launcher)
         return Outcome(None, start_error=f"cannot start {argv[0]!r}: {exc}")
     assert proc.stdout is not None
-    return _Supervisor(proc, on_output, control, timeout, grace, before_notify).loop()
+    supervisor = _Supervisor(proc, on_output, control, timeout, grace, before_notify)
+    if launcher:
+        # The notice goes to the command itself (sudo does not pass it on): the
+        # launcher wrote its pid, which exec keeps, beside itself.
+        supervisor.notify_pid = lambda: _read_pid(launcher + ".pid")
+    try:
+        if on_spawn is not None:
+            on_spawn()
+        return supervisor.loop()
+    finally:
+        _remove(launcher)
+        _remove(launcher + ".pid" if launcher else "")
+
+
+_LOGIN_VARS = frozenset({"HOME", "USER", "LOGNAME", "SHELL", "MAIL"})
+"""Who the user is comes from its own login (``sudo -i``), not from ours."""
+
+
+def _launcher(run_as: RunAs, env: Mapping[str, str] | None, cwd: str) -> str:
+    """Write the script that sets the environment and directory, then execs the command."""
+    import shlex
+
+    fd, path = tempfile.mkstemp(prefix="launch-", suffix=".sh", dir=run_as.scratch)
+    lines = [f"echo $$ > {shlex.quote(path + '.pid')}", f"cd -- {shlex.quote(cwd)} || exit 125"]
+    for name, value in (os.environ if env is None else env).items():
+        if name.isidentifier() and name.isascii() and name not in _LOGIN_VARS:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    lines.append('exec "$@"')
+    try:
+        os.fchmod(fd, 0o640)
+        os.fchown(fd, -1, grp.getgrnam(run_as.group).gr_gid)
+        os.write(fd, ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+    return path
+
+
+def _read_pid(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None  # not written yet: the command has not started
+
+
+def _remove(path: str) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 class _Supervisor:
@@ -139,6 +222,8 @@ class _Supervisor:
         self.stopping = False
         self.pending = b""
         self.notified_tree: list[psutil.Process] = []
+        self.notify_pid: Callable[[], int | None] = lambda: proc.pid
+        """Who gets the notice (SIGTERM) of NOTIFY_THEN_TERMINATE: the process, unless told otherwise."""
 
     def loop(self) -> Outcome:
         assert self.proc.stdout is not None
@@ -239,21 +324,29 @@ class _Supervisor:
     def _begin_stop(self, *, force: bool) -> None:
         first = not self.stopping
         self.stopping = True
-        if force or self.grace is None:
+        grace = self.grace
+        if grace is not None and self.control.grace_limit is not None:
+            grace = min(grace, self.control.grace_limit)
+        if force or grace is None or grace <= 0:
             self.kill_at = None
             self._kill()
             return
         if first and self.proc.poll() is None:
             self.notified_tree = tree_of(self.proc.pid)
             if self.before_notify is not None:
-                self.before_notify(self.grace)
+                self.before_notify(grace)
+            target = self.notify_pid()
+            if target not in {member.pid for member in self.notified_tree}:
+                target = self.proc.pid  # only ever a process of this action's own tree
             try:
-                os.kill(self.proc.pid, signal.SIGTERM)
+                os.kill(target, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            self.kill_at = time.monotonic() + self.grace
+            self.kill_at = time.monotonic() + grace
         elif first:
             self._kill()
+        elif self.kill_at is not None:  # a later, more urgent stop shortens the grace
+            self.kill_at = min(self.kill_at, time.monotonic() + grace)
 
 
 def tree_of(pid: int) -> list[psutil.Process]:

@@ -136,7 +136,7 @@ class Runner:
                 self._canceled()
             else:
                 self.outcome.state = "FAILED"
-                self.outcome.failed = result.fail_message or result.state
+                self.outcome.failed = result.reason or result.state
         return False
 
     def _session(self) -> Session:
@@ -155,4 +155,4 @@ class Runner:
             result = self._session().exit_environment()
             if not result.succeeded and self.outcome.state == "SUCCEEDED":
                 self.outcome.state = "FAILED"
-                self.outcome.failed = result.fail_message or result.state
+                self.outcome.failed = result.reason or result.state

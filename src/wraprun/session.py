@@ -17,12 +17,16 @@ process trees are :mod:`wraprun.process`'s business.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import grp
 import json
 import os
+import pwd
 import shutil
+import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import actions, environ, events, macros, process, wrap
@@ -50,10 +54,16 @@ class ActionResult:
     fail_message: str = ""
     progress: float | None = None
     status_message: str | None = None
+    note: str = ""
+    """The runtime's own word on how it ended ("timed out after 2 s"); ``fail_message`` is the action's."""
 
     @property
     def succeeded(self) -> bool:
         return self.state == "SUCCEEDED"
+
+    @property
+    def reason(self) -> str:
+        return self.fail_message or self.note
 
 
 @dataclass
@@ -70,18 +80,29 @@ class _Entered:
     """Variables this environment set (value) or unset (None), in order."""
 
 
+StatusCallback = Callable[[ActionResult], None]
+"""Receives a copy of the action's status when it starts, on each progress, status or fail
+message, and when it ends (the driver's view; events are the reader's)."""
+
+
 class Session:
     def __init__(
         self,
         *,
         callback: events.EventCallback | None = None,
-        path_mapping_rules: list[rs.PathMappingRule] | None = None,
+        on_status: StatusCallback | None = None,
+        path_mapping_rules: Sequence[rs.PathMappingRule] | None = None,
         redacted_env_vars: bool = True,
         os_env: Mapping[str, str] | None = None,
         root: str | None = None,
         retain_working_directory: bool = False,
+        user: str | None = None,
+        group: str | None = None,
     ) -> None:
+        """``user``: run every action as this POSIX user (through ``sudo``); the working
+        directory is shared with ``group`` (default: the user's primary group)."""
         self._callback = callback or (lambda event: None)
+        self._on_status = on_status
         self.map_path = PathMapping(path_mapping_rules or [])
         self._set_redacted_vars = redacted_env_vars
         self._os_env = dict(os.environ if os_env is None else os_env)
@@ -89,6 +110,15 @@ class Session:
         self.working_directory = tempfile.mkdtemp(prefix="wraprun-session-", dir=root)
         self.files_directory = os.path.join(self.working_directory, ".files")
         os.mkdir(self.files_directory, 0o700)
+        self._gid: int | None = None
+        self._run_as: process.RunAs | None = None
+        if user is not None:
+            group = group or grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+            self._gid = grp.getgrnam(group).gr_gid
+            self._run_as = process.RunAs(user, group, self.files_directory)
+            for path in (self.working_directory, self.files_directory):
+                self._share(path)
+        self._mark_failed = False
         self._stack: list[_Entered] = []
         self._env_cache: tuple[dict[str, str], int] | None = None
         self._scripts: dict[int, tuple[StepScript, tuple[ActionSpec, list[EmbeddedFile], list[str]]]] = {}
@@ -107,7 +137,14 @@ class Session:
     def environments_entered(self) -> list[str]:
         return [entered.environment.name for entered in self._stack]
 
-    def enter_environment(self, environment: Environment, scope: Scope, origin: str = "") -> ActionResult:
+    def enter_environment(
+        self,
+        environment: Environment,
+        scope: Scope,
+        origin: str = "",
+        *,
+        os_env: Mapping[str, str] | None = None,
+    ) -> ActionResult:
         """Enter a (template-side) environment: variables, then onEnter or its wrap hook.
 
         The environment counts as entered even when its onEnter fails, so that
@@ -140,11 +177,14 @@ class Session:
             self._wrapper = entered
         action = script.actions.on_enter if script is not None else None
         if action is None:
-            return ActionResult("SUCCEEDED")
-        return self._run_env_action(entered, action, "onEnter", label, wrapper)
+            return self._nothing_to_run()
+        return self._run_env_action(entered, action, "onEnter", label, wrapper, os_env)
 
-    def exit_environment(self) -> ActionResult:
-        """Exit the innermost entered environment: onExit or its wrap hook, then drop its variables."""
+    def exit_environment(self, *, os_env: Mapping[str, str] | None = None) -> ActionResult:
+        """Exit the innermost entered environment: onExit or its wrap hook, then drop its variables.
+
+        ``os_env``: variables for this action only, under those the environments set.
+        """
         if not self._stack:
             raise SessionStateError("exit_environment: no environment is entered")
         entered = self._stack[-1]
@@ -154,8 +194,8 @@ class Session:
             action = script.actions.on_exit if script is not None else None
             wrapper = self._wrapper if self._wrapper is not entered else None
             if action is None:
-                return ActionResult("SUCCEEDED")  # nothing to replace: no hook runs either
-            return self._run_env_action(entered, action, "onExit", label, wrapper)
+                return self._nothing_to_run()  # nothing to replace: no hook runs either
+            return self._run_env_action(entered, action, "onExit", label, wrapper, os_env)
         finally:
             self._stack.pop()
             self._env_cache = None
@@ -168,8 +208,15 @@ class Session:
         script: StepScript,
         scope: Scope,
         task_parameters: TaskParameters | None = None,
+        *,
+        os_env: Mapping[str, str] | None = None,
+        isolated: bool = False,
     ) -> ActionResult:
-        """Run one task's onRun (or the wrapping environment's onWrapTaskRun)."""
+        """Run one task's onRun (or the wrapping environment's onWrapTaskRun).
+
+        ``isolated``: outside the entered environments (no hook, none of their variables),
+        for work a worker does around the job, such as syncing its files.
+        """
         params = task_parameters or {}
         shown = ", ".join(f"{k}={v.value}" for k, v in sorted(params.items()))
         label = f"Task {step_name}" + (f" ({shown})" if shown else "")
@@ -180,22 +227,41 @@ class Session:
             paths, files = actions.file_symbols(embedded, task_dir, "Task.File")
             symbols.update({k: rs.ExprValue(v, "path") for k, v in paths.items()})
             symtab = symbols_of.with_lets(symbols, lets, scope.profile)
-            actions.write_files(actions.render_files(files, paths, "Task.File", symtab, scope.profile))
+            rendered = actions.render_files(files, paths, "Task.File", symtab, scope.profile)
+            actions.write_files(rendered, self._gid)
             inner = actions.resolve(on_run, symtab, scope.profile, "onRun")
-            if self._wrapper is None:
-                return self._run(inner, "onRun", label)
+            if self._wrapper is None or isolated:
+                return self._run(inner, "onRun", label, os_env=os_env, isolated=isolated)
             hook = self._hook(self._wrapper, "onWrapTaskRun", inner, step_name=step_name)
         except (ValueError, OSError) as exc:  # a file that cannot be written fails the action
             return self._fail_before_start(label, exc)
-        return self._run(hook, "onWrapTaskRun", label, wrapped_by=self._wrapper.environment.name)
+        wrapped_by = self._wrapper.environment.name
+        return self._run(hook, "onWrapTaskRun", label, wrapped_by=wrapped_by, os_env=os_env)
 
     def cancel(self, *, force: bool = False) -> None:
-        """Cancel the running action by its cancelation method (``force``: kill at once).
+        """Cancel the session: the running action by its cancelation method (``force``: kill
+        at once), and any later action that is not teardown.
 
         Safe from other threads and from signal handlers.
         """
         self.canceled = True
         self._control.stop(force=force)
+
+    def arm(self) -> None:
+        """Start afresh for the next action: a :meth:`cancel_action` from now on is for it."""
+        self._control.reset()
+        self._mark_failed = False
+
+    def cancel_action(self, *, grace_limit: float | None = None, mark_failed: bool = False) -> None:
+        """Cancel the running (or next) action only, by its cancelation method cut to
+        ``grace_limit`` seconds (0: kill at once); ``mark_failed`` ends it FAILED, not CANCELED."""
+        self._mark_failed = self._mark_failed or mark_failed
+        self._control.stop(grace_limit=grace_limit)
+
+    def add_path_mapping_rules(self, rules: Sequence[rs.PathMappingRule]) -> None:
+        """Rules for the actions that start from now on (the rules file is rewritten)."""
+        self.map_path = PathMapping([*self.map_path.rules, *rules])
+        self._base = self._session_symbols()
 
     def close(self) -> None:
         self._control.close()
@@ -215,6 +281,7 @@ class Session:
         with open(rules_file, "w", encoding="utf-8") as out:
             rules = [rule.to_dict() for rule in self.map_path.rules]
             json.dump({"version": "pathmapping-1.0", "path_mapping_rules": rules}, out)
+        self._share(rules_file)
         return symbols_of.session(self.working_directory, rules_file, bool(self.map_path))
 
     def _env_symbols(self, entered: _Entered, scope: Scope) -> dict[str, rs.ExprValue]:
@@ -239,24 +306,31 @@ class Session:
             entered.rendered = actions.render_files(
                 entered.files, entered.file_paths, "Env.File", table, entered.profile
             )
-        actions.write_files(entered.rendered)
+        actions.write_files(entered.rendered, self._gid)
 
     # --- running --------------------------------------------------------------------------
 
     def _run_env_action(
-        self, entered: _Entered, action: ActionModel, kind: ActionKind, label: str, wrapper: _Entered | None
+        self,
+        entered: _Entered,
+        action: ActionModel,
+        kind: ActionKind,
+        label: str,
+        wrapper: _Entered | None,
+        os_env: Mapping[str, str] | None,
     ) -> ActionResult:
         try:
             self._write_env_files(entered)
             table = rs.SymbolTable(entered.symtab)
             inner = actions.resolve(ActionSpec.of(action), table, entered.profile, kind)
             if wrapper is None:
-                return self._run(inner, kind, label, target=entered)
+                return self._run(inner, kind, label, target=entered, os_env=os_env)
             hook_kind = wrap.HOOK_FOR[kind]
             hook = self._hook(wrapper, hook_kind, inner, env_name=entered.environment.name)
         except (ValueError, OSError) as exc:
             return self._fail_before_start(label, exc)
-        return self._run(hook, hook_kind, label, target=entered, wrapped_by=wrapper.environment.name)
+        wrapped_by = wrapper.environment.name
+        return self._run(hook, hook_kind, label, target=entered, wrapped_by=wrapped_by, os_env=os_env)
 
     def _hook(
         self, wrapper: _Entered, kind: ActionKind, inner: ResolvedAction, **names: str
@@ -280,13 +354,29 @@ class Session:
         return cached[1]
 
     def _scratch(self, prefix: str) -> str:
-        return tempfile.mkdtemp(prefix=prefix, dir=self.files_directory)
+        return self._share(tempfile.mkdtemp(prefix=prefix, dir=self.files_directory))
 
-    def _process_env(self) -> tuple[dict[str, str], int]:
-        """The environment of the next action, and its size for exec (cached until it changes)."""
-        if self._env_cache is None:
-            layers = [entered.changes for entered in self._stack]
-            env = environ.compose(self._os_env, {WORKING_DIR_VAR: self.working_directory}, layers)
+    def _share(self, path: str) -> str:
+        """Let the group of the user actions run as in (directories) or read (files)."""
+        if self._gid is not None:
+            os.chown(path, -1, self._gid)
+            extra = stat.S_IRWXG if os.path.isdir(path) else stat.S_IRGRP
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | extra)
+        return path
+
+    def _process_env(
+        self, extra: Mapping[str, str] | None, isolated: bool = False
+    ) -> tuple[dict[str, str], int]:
+        """The environment of the next action, and its size for exec (cached until it changes).
+
+        ``extra``: the action's own variables, over the host's and under the environments'.
+        """
+        if extra or isolated or self._env_cache is None:
+            layers = [] if isolated else [entered.changes for entered in self._stack]
+            runtime = {WORKING_DIR_VAR: self.working_directory, **(extra or {})}
+            env = environ.compose(self._os_env, runtime, layers)
+            if extra or isolated:
+                return env, environ.size(env)
             self._env_cache = (env, environ.size(env))
         return self._env_cache
 
@@ -298,9 +388,11 @@ class Session:
         *,
         target: _Entered | None = None,
         wrapped_by: str = "",
+        os_env: Mapping[str, str] | None = None,
+        isolated: bool = False,
     ) -> ActionResult:
         """Run a resolved action; macros apply to ``target`` (the environment being entered)."""
-        env, env_size = self._process_env()
+        env, env_size = self._process_env(os_env, isolated)
         problem = environ.command_line_problem(action.argv, env_size)
         if problem:
             what = (
@@ -325,29 +417,35 @@ class Session:
             warn=self._warn,
         )
 
-        self._control.reset()
-        if self.canceled and kind not in EXIT_KINDS:
-            # A cancel that landed between actions still stops work that is not teardown.
-            self._control.stop()
-        outcome = process.run(
-            action.argv,
-            env=env,
-            cwd=self.working_directory,
-            on_output=relay.feed,
-            control=self._control,
-            timeout=action.timeout,
-            grace=action.grace,
-            before_notify=self._write_cancel_info,
-        )
+        if self.canceled:
+            if kind in EXIT_KINDS:
+                self._control.reset()  # teardown runs despite the session's cancel before it
+            else:
+                self._control.stop()  # a cancel between actions still stops work that is not teardown
+        try:
+            outcome = process.run(
+                action.argv,
+                env=env,
+                cwd=self.working_directory,
+                on_output=relay.feed,
+                control=self._control,
+                timeout=action.timeout,
+                grace=action.grace,
+                before_notify=self._write_cancel_info,
+                on_spawn=lambda: self._tell(result),
+                run_as=self._run_as,
+            )
+        finally:
+            self._control.reset()  # what stopped this action is spent: the next starts clean
         relay.close()
         result.exit_code = outcome.exit_code
         if outcome.start_error:
             result.state, result.fail_message = "FAILED", self._redact_text(outcome.start_error)
         elif outcome.timed_out:
             result.state = "TIMEOUT"
-            result.fail_message = result.fail_message or f"timed out after {action.timeout} s"
+            result.note = f"timed out after {action.timeout} s"
         elif outcome.stopped:
-            result.state = "CANCELED"
+            result.state = "FAILED" if self._mark_failed else "CANCELED"
         elif outcome.exit_code == 0:
             result.state = "SUCCEEDED"
         else:
@@ -379,12 +477,15 @@ class Session:
                 self._env_cache = None
         elif macro.kind == "fail":
             result.fail_message = self._redact_text(macro.value)
+            self._tell(result)
         elif macro.kind == "progress":
             result.progress = macro.progress
             self._emit(events.ActionProgress(result.progress, result.status_message))
+            self._tell(result)
         elif macro.kind == "status":
             result.status_message = self._redact_text(macro.value)
             self._emit(events.ActionProgress(result.progress, result.status_message))
+            self._tell(result)
 
     def _write_cancel_info(self, grace: float) -> None:
         end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
@@ -399,9 +500,20 @@ class Session:
     def _report(self, label: str, result: ActionResult) -> ActionResult:
         self.status = result
         self._emit(
-            events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.fail_message)
+            events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.reason)
         )
+        self._tell(result)
         return result
+
+    def _nothing_to_run(self) -> ActionResult:
+        """An enter or exit with no action (and so no hook): done at once, and silently."""
+        self.status = ActionResult("SUCCEEDED")
+        self._tell(self.status)
+        return self.status
+
+    def _tell(self, result: ActionResult) -> None:
+        if self._on_status is not None:
+            self._on_status(dataclasses.replace(result))
 
     def _emit(self, event: events.Event) -> None:
         self._callback(event)

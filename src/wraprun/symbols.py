@@ -5,6 +5,9 @@ Pure functions over openjd-model's values; the session decides when each is made
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .model import TaskParameters, rs
 from .paths import PathMapping
 
@@ -15,6 +18,23 @@ def session(working_directory: str, rules_file: str, has_rules: bool) -> dict[st
         "Session.HasPathMappingRules": rs.ExprValue("true" if has_rules else "false"),
         "Session.PathMappingRulesFile": rs.ExprValue(rules_file, "path"),
     }
+
+
+def parameters(values: Mapping[str, tuple[str, Any]], map_path: PathMapping) -> dict[str, rs.ExprValue]:
+    """Param.* (PATH and LIST[PATH] values path-mapped) and RawParam.*, from (type, value) pairs."""
+    symbols: dict[str, rs.ExprValue] = {}
+    for name, (kind, value) in values.items():
+        symbols[f"RawParam.{name}"] = value
+        if kind == "PATH":
+            raw = str(value)
+            symbols[f"RawParam.{name}"] = rs.ExprValue(raw)
+            value = rs.ExprValue(map_path(raw), "path")
+        elif kind == "LIST[PATH]":
+            raw_list = [str(item) for item in value]
+            symbols[f"RawParam.{name}"] = rs.ExprValue(raw_list, "list[string]")
+            value = rs.ExprValue([map_path(p) for p in raw_list], "list[path]")
+        symbols[f"Param.{name}"] = value
+    return symbols
 
 
 def task(params: TaskParameters, map_path: PathMapping) -> dict[str, rs.ExprValue]:
@@ -28,7 +48,7 @@ def task(params: TaskParameters, map_path: PathMapping) -> dict[str, rs.ExprValu
             out[f"Task.RawParam.{name}"] = rs.ExprValue(raw)
             continue
         if kind == "FLOAT":
-            typed = rs.ExprValue.from_float(value.item(), original_str=raw)
+            typed = rs.ExprValue.from_float(float(raw), original_str=raw)  # item() may be the text
         elif kind == "INT":
             typed = rs.ExprValue(int(value.item()))
         else:  # STRING, and CHUNK[INT] whose value is its range string
