@@ -599,3 +599,32 @@ def test_keep_session_running_between_steps(tmp: Path) -> None:
         d.try_task(1)
 
     assert_same(play(tmp, "steps", script, job))
+
+
+def test_a_task_outside_the_session_environments(tmp: Path) -> None:
+    """The agent's attachment-sync path: no environment's variables, no wrap hook."""
+    job = job_template(
+        [task_step("Sync", _dump("sync") + "; echo synced", params=False)],
+        [WRAP_ENV, JOB_ENV],
+        [
+            "EXPR",
+            "WRAP_ACTIONS",
+        ],
+    )
+
+    def script(d: Driver) -> None:
+        d.enter(job.jobEnvironments[0])
+        d.enter(job.jobEnvironments[1])
+        d.act(
+            lambda: d.runtime._run_task_without_session_env(
+                step_script=job.steps[0].script, task_parameter_values={}, os_env_vars={"PER_ACTION": "sync"}
+            )
+        )
+        d.exit()
+        d.exit()
+
+    recordings = play(tmp, "sync", script, job)
+    assert_same(recordings)
+    sync = recordings["wraprun"].envs["sync"]
+    assert "JOB_VAR" not in sync and sync["PER_ACTION"] == "sync"
+    assert "wrap-task" not in " ".join(recordings["wraprun"].output)
