@@ -25,7 +25,8 @@ LAYERS: dict[str, int] = {
     "check": 5,  # shared by the faces: what `check` says, the exit codes
     # running a planned job
     "runner": 4,
-    "nonblocking": 4,  # the worker's session: the core on a thread of its own
+    "nonblocking": 4,
+    "backends": 5,  # where slices of a job run: local sessions, Slurm (over runner and job)  # the worker's session: the core on a thread of its own
     # inputs: templates and the user's values, planned into a job
     "job": 3,
     "adapt": 3,  # the official runtime's inputs as openjd-model's compiled objects

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="parameter values of one task to run (repeatable)",
         )
         run.add_argument(
+            "--slice",
+            type=_slice,
+            metavar="START:STOP",
+            help="with --step: only the tasks at positions START..STOP-1 of the step's order (0-based)",
+        )
+        run.add_argument(
             "--maximum-tasks",
             type=_at_least_one,
             metavar="N",
@@ -113,6 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into an exit code
         print(internal_error(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _slice(text: str) -> tuple[int, int]:
+    """``--slice START:STOP``: positions START..STOP-1, START < STOP, both at least 0."""
+    start, colon, stop = text.partition(":")
+    try:
+        bounds = (int(start), int(stop)) if colon else (-1, -1)
+    except ValueError:
+        bounds = (-1, -1)
+    if not 0 <= bounds[0] < bounds[1]:
+        raise argparse.ArgumentTypeError(f"expected START:STOP with 0 <= START < STOP, got {text!r}")
+    return bounds
 
 
 def _at_least_one(text: str) -> int:
@@ -206,6 +224,7 @@ def _session(args: argparse.Namespace) -> int:
             run_dependencies=args.run_dependencies,
             tasks=inputs.parse_tasks(args.tasks, args.task_param),
             maximum_tasks=args.maximum_tasks,
+            part=args.slice,
         )
         planned = job.plan_request(request)
     except WraprunError as exc:  # each names its file or flag already; a stack error gets our name

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from . import symbols as symbols_of
 from . import wrap
@@ -33,7 +33,7 @@ class StepRun:
     environments: list[Environment]
     """Template-side environments (they carry wrap hooks and script ``let``)."""
     scope: Scope
-    tasks: list[TaskParameters]
+    tasks: Sequence[TaskParameters]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class Request:
     run_dependencies: bool = False
     tasks: list[dict[str, Any]] | None = None
     maximum_tasks: int | None = None
+    part: tuple[int, int] | None = None
+    """With ``step``: only the tasks at positions [start, stop) of the step's order (a slice)."""
 
 
 def plan_request(request: Request) -> JobPlan:
@@ -78,6 +80,8 @@ def plan_request(request: Request) -> JobPlan:
 
     Raises :class:`~wraprun.errors.WraprunError` (a template, input or wrap error) for bad input.
     """
+    if request.part is not None and request.step is None:
+        raise InputError(f"{request.template}: a slice of tasks (--slice) needs the step it is of (--step)")
     job_template = load(request.template, expect="job")
     env_templates = [load(path, expect="environment") for path in request.env_templates]
     created = create(job_template, env_templates, request.parameters)
@@ -90,6 +94,7 @@ def plan_request(request: Request) -> JobPlan:
         run_dependencies=request.run_dependencies,
         task_selection=request.tasks,
         maximum_tasks=request.maximum_tasks,
+        part=request.part,
     )
     check_wrap_layers(planned)
     return planned
@@ -190,6 +195,7 @@ def plan(
     run_dependencies: bool = False,
     task_selection: list[dict[str, Any]] | None = None,
     maximum_tasks: int | None = None,
+    part: tuple[int, int] | None = None,
 ) -> JobPlan:
     _check_maximum(maximum_tasks, job_template.path)
     rules = list(rules)
@@ -214,8 +220,9 @@ def plan(
             symbols = {name: table[name] for name in table.symbols}
             symbols.update(base)  # session-side values (mapped paths) layer on top
         symbols["Step.Name"] = rs.ExprValue(step.name)
-        only_this = task_selection if step_name is None or step.name == step_name else None
-        tasks = select_tasks(step, only_this, maximum_tasks, job_template.path)
+        only_this = step_name is None or step.name == step_name
+        selection, sliced = (task_selection, part) if only_this else (None, None)
+        tasks = select_tasks(step, selection, maximum_tasks, job_template.path, sliced)
         step_envs: list[Environment] = list(templates[step.name].step_environments or [])
         steps.append(StepRun(step, step.script, step_envs, Scope(symbols, job_profile), tasks))
     return JobPlan(job, job_template, list(env_templates), environments, steps, rules)
@@ -236,26 +243,72 @@ def _select_steps(ordered: list[rs.Step], name: str | None, with_deps: bool, whe
     return [s for s in ordered if s.name in needed]
 
 
+class TaskSpace(Sequence[TaskParameters]):
+    """Some of a step's tasks (or chunks), in parameter-space order, read on demand.
+
+    openjd-model's iterator over a parameter space has random access, so a
+    step of millions of tasks is never materialised: planning and memory do
+    not grow with the number of tasks.
+    """
+
+    def __init__(self, space: rs.StepParameterSpaceIterator | None, indices: range | list[int]) -> None:
+        self.space = space
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskParameters: ...
+    @overload
+    def __getitem__(self, index: slice) -> TaskSpace: ...
+    def __getitem__(self, index: int | slice) -> TaskParameters | TaskSpace:
+        if isinstance(index, slice):
+            return TaskSpace(self.space, self.indices[index])
+        position = self.indices[index]
+        return {} if self.space is None else self.space[position]
+
+
 def select_tasks(
-    step: rs.Step, selection: list[dict[str, Any]] | None, maximum: int | None, where: Path
-) -> list[TaskParameters]:
-    """The tasks of a step, in parameter-space order; ``selection`` picks given ones."""
+    step: rs.Step,
+    selection: list[dict[str, Any]] | None,
+    maximum: int | None,
+    where: Path,
+    part: tuple[int, int] | None = None,
+) -> TaskSpace:
+    """The tasks of a step, in parameter-space order; ``selection`` picks given ones,
+    ``part`` the positions [start, stop) of that order (a slice another session does not run)."""
     _check_maximum(maximum, where)
-    if step.parameter_space is None:
-        tasks: list[TaskParameters] = [{}]
-    else:
-        tasks = list(rs.StepParameterSpaceIterator(step=step))
+    space = None if step.parameter_space is None else rs.StepParameterSpaceIterator(step=step)
+    tasks = TaskSpace(space, range(1 if space is None else len(space)))
+    if part is not None:
+        tasks = tasks[part[0] : part[1]]
     if selection is not None:
-        chosen = []
-        for wanted in selection:
-            match = next((t for t in tasks if _same_task(t, wanted)), None)
-            if match is None:
-                raise InputError(f"{where}: step '{step.name}': no task with parameters {wanted}")
-            chosen.append(match)
-        tasks = chosen
+        tasks = TaskSpace(space, [_find(step, space, tasks.indices, wanted, where) for wanted in selection])
     if maximum is not None:
         tasks = tasks[:maximum]
     return tasks
+
+
+def _find(
+    step: rs.Step,
+    space: rs.StepParameterSpaceIterator | None,
+    positions: range | list[int],
+    wanted: dict[str, Any],
+    where: Path,
+) -> int:
+    """The position of the task with ``wanted``'s values: one pass, stopping at the match
+    (openjd-model's own iteration, about a microsecond a task; nothing is kept)."""
+    if space is None:
+        if _same_task({}, wanted):
+            return 0
+    elif set(wanted) == space.names:
+        texts = [(name, _as_text(value)) for name, value in wanted.items()]
+        walk = rs.StepParameterSpaceIterator(step=step)  # its own cursor
+        for position, task in enumerate(walk):
+            if all(task[name].value == text for name, text in texts) and position in positions:
+                return position
+    raise InputError(f"{where}: step '{step.name}': no task with parameters {wanted}")
 
 
 def _check_maximum(maximum: int | None, where: Path) -> None:
