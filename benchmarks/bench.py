@@ -14,7 +14,11 @@ gives WRAPRUN_SAMPLES samples of the 300-task jobs per repetition):
    minus unwrapped, per task;
 3. relaying 100-byte stdout lines (the runtime's stdout to /dev/null): MB/s,
    and peak RSS of the runtime process at two output sizes;
-4. CLI start: ``check TEMPLATE`` wall time.
+4. CLI start: ``check TEMPLATE`` wall time;
+5. sessions: 200 tasks of ``sleep 0.05`` with ``--sessions 2`` beside ``--sessions 1``
+   (wraprun only: the official runtime runs one session), as a ratio;
+6. a huge step: one task (``--maximum-tasks 1``) of a step of 2,000,000 tasks (an INT
+   range of 1,000,000 times a STRING range of 2): wall time and peak RSS.
 
 It reports and never asserts. benchmarks/README.md has the latest numbers.
 """
@@ -49,6 +53,10 @@ RELAY_MB = (50, 200)
 OFFICIAL_RELAY_MB = 10
 """openjd-cli logs every line through Python logging (a few MB/s): a small size keeps the run short."""
 CHECK_RUNS = 9
+SLEEP_TASKS = 200
+SESSIONS_RUNS = 3
+"""At most this many repetitions of the sessions measure: each takes about 15 s."""
+HUGE_INTS = 1_000_000
 WRAPRUN_SAMPLES = 3
 """wraprun's 300-task runs take a quarter of the official ones: it gets this many samples per repetition."""
 
@@ -97,6 +105,27 @@ def tasks_job(count: int) -> dict[str, Any]:
     space = {"taskParameterDefinitions": [{"name": "N", "type": "INT", "range": f"1-{count}"}]}
     step = {"name": "S", "parameterSpace": space, "script": {"actions": {"onRun": {"command": "/bin/true"}}}}
     return {"specificationVersion": "jobtemplate-2023-09", "name": "Trivial", "steps": [step]}
+
+
+def sleep_job(count: int) -> dict[str, Any]:
+    space = {"taskParameterDefinitions": [{"name": "N", "type": "INT", "range": f"1-{count}"}]}
+    run = {"command": "sleep", "args": ["0.05"]}
+    step = {"name": "S", "parameterSpace": space, "script": {"actions": {"onRun": run}}}
+    return {"specificationVersion": "jobtemplate-2023-09", "name": "Sleep", "steps": [step]}
+
+
+def huge_job() -> dict[str, Any]:
+    definitions = [
+        {"name": "N", "type": "INT", "range": f"1-{HUGE_INTS}"},
+        {"name": "C", "type": "STRING", "range": ["a", "b"]},
+    ]
+    run = {"command": "/bin/true"}
+    step = {
+        "name": "S",
+        "parameterSpace": {"taskParameterDefinitions": definitions},
+        "script": {"actions": {"onRun": run}},
+    }
+    return {"specificationVersion": "jobtemplate-2023-09", "name": "Huge", "steps": [step]}
 
 
 def output_job(megabytes: int) -> dict[str, Any]:
@@ -244,6 +273,35 @@ class Bench:
         ours, theirs = (statistics.median(times[name]) for name in self.runtimes)
         self.add(f"CLI start: check TEMPLATE (median of {CHECK_RUNS})", "s", ours, theirs, "≤ 0.15 s")
 
+    def sessions(self) -> None:
+        job = self.write("sleep.yaml", sleep_job(SLEEP_TASKS))
+        seconds: dict[int, list[float]] = defaultdict(list)
+        ratios = []
+        for _ in range(min(self.runs, SESSIONS_RUNS)):
+            # Back to back in one repetition, the ratio of the pair: drift in load mostly cancels.
+            pair = {n: self.run("wraprun", "run", job, "--sessions", str(n)).seconds for n in (1, 2)}
+            for n, value in pair.items():
+                seconds[n].append(value)
+            ratios.append(pair[2] / pair[1])
+        what = f"{SLEEP_TASKS} × `sleep 0.05`"
+        for n in (1, 2):
+            self.add(f"{what}, --sessions {n}", "s", statistics.median(seconds[n]), math.nan)
+        self.add(
+            f"{what}: --sessions 2 / --sessions 1", "ratio", statistics.median(ratios), math.nan, "≤ 0.6"
+        )
+
+    def huge(self) -> None:
+        job = self.write("huge.yaml", huge_job())
+        samples: dict[str, list[Sample]] = defaultdict(list)
+        for _ in range(self.runs):
+            for name in self.runtimes:
+                samples[name].append(self.run(name, "run", job, "--maximum-tasks", "1", watch_memory=True))
+        what = f"one task of a {2 * HUGE_INTS:,}-task step (--maximum-tasks 1)"
+        ours, theirs = (statistics.median(s.seconds for s in samples[name]) for name in self.runtimes)
+        self.add(what, "s", ours, theirs, "≤ 0.5 s")
+        ours, theirs = (max(s.peak_rss for s in samples[name]) / 1e6 for name in self.runtimes)
+        self.add("same: peak RSS of the runtime", "MB", ours, theirs, "≤ 60 MB")
+
 
 def cell(value: float) -> str:
     if math.isnan(value):
@@ -276,7 +334,16 @@ def main() -> None:
     started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="wraprun-bench-") as tmp:
         bench = Bench(Path(tmp), official, args.runs)
-        for part in (bench.warm_up, bench.floor, bench.per_task, bench.relay, bench.check):
+        parts = (
+            bench.warm_up,
+            bench.floor,
+            bench.per_task,
+            bench.relay,
+            bench.check,
+            bench.sessions,
+            bench.huge,
+        )
+        for part in parts:
             part()
     elapsed = time.perf_counter() - started
     machine = f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"

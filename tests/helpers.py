@@ -252,3 +252,23 @@ def assert_no_secret(out: bytes, secrets: Sequence[bytes]) -> None:
             context = out[max(0, at - 40) : at + 80]
             assert b"*" in secret and b"*" in out[at : at + len(secret)], (secret, context)
             at = out.find(secret, at + 1)
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run ``wraprun ARGS`` with a pseudo-terminal as stdout and stderr: its exit code and screen."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "wraprun", *args], stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the run ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return proc.wait(timeout=60), b"".join(chunks).decode()

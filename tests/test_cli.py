@@ -463,3 +463,13 @@ def test_a_secret_across_the_line_cut_and_a_long_status(tmp_path: Path) -> None:
     assert {"event": "ActionOutput", "line": "x" * (MIB - 4) + "********" + "x" * 10} in records
     statuses = [r["status"] for r in records if r["event"] == "ActionProgress"]
     assert statuses == ["s" * (3 * MIB // 2)]
+
+
+def test_submit_help_states_the_default_number_of_elements() -> None:
+    """The parser is built without importing submit.py (start-up cost); its help must still agree."""
+    from wraprun import submit
+
+    help_text = subprocess.run(
+        [sys.executable, "-m", "wraprun", "submit", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"at most {submit.ELEMENTS})" in " ".join(help_text.split())

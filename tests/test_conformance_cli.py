@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +13,7 @@ from wraprun.conformance.discover import discover
 
 from .conformance_helpers.cli import conformance, small_suite
 from .conformance_helpers.paths import OWN_SUITE, PUBLIC_2023
-from .helpers import REPO
+from .helpers import REPO, on_a_terminal
 
 CLOSING = re.compile(r"(\d+) passed, (\d+) failed, (\d+) skipped")
 
@@ -91,25 +88,7 @@ def test_verbose_shows_the_output_tail(tmp_path: Path) -> None:
 
 def test_a_terminal_gets_a_live_progress_line(tmp_path: Path) -> None:
     suite = small_suite(tmp_path / "suite")
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wraprun", "conformance", str(suite), "-k", "*/job_templates/*"],
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(controller)
-    screen = b"".join(chunks).decode()
+    _, screen = on_a_terminal("conformance", str(suite), "-k", "*/job_templates/*")
     assert screen.startswith("1/2 done, ") and "\r\x1b[K2/2 done, 2 passed, 0 failed" in screen
     assert screen.rstrip().endswith("2 passed, 0 failed, 0 skipped")
 

@@ -311,3 +311,80 @@ def test_deep_inline_json(job_file: Path, sessions: Path, flag: str, depth: int)
     nested = "[" * depth + "]" * depth
     value = nested if flag in ("--tasks", "--path-mapping-rules") else '{"T": ' + nested + "}"
     assert "levels deep" in rejected(run(sessions, job_file, flag, value), flag, sessions)
+
+
+# Lazy task spaces (issue 12) ------------------------------------------------------------
+
+
+def _space_job(tmp_path: Path, ints: str, strings: list[str], combination: str | None) -> Path:
+    space: dict[str, Any] = {
+        "taskParameterDefinitions": [
+            {"name": "F", "type": "INT", "range": ints},
+            {"name": "C", "type": "STRING", "range": strings},
+        ]
+    }
+    if combination:
+        space["combination"] = combination
+    step = {"name": "S", "parameterSpace": space, "script": {"actions": {"onRun": {"command": "true"}}}}
+    document = {"specificationVersion": "jobtemplate-2023-09", "name": "Space", "steps": [step]}
+    return write(tmp_path / "space.yaml", document)
+
+
+def _values(tasks: Any) -> list[tuple[str, ...]]:
+    return [tuple(f"{k}={v.value}" for k, v in sorted(task.items())) for task in tasks]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ints=st.sampled_from(["1-7", "3-20:4", "5,1,9", "1-1"]),
+    strings=st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=3, unique=True),
+    combination=st.sampled_from([None, "F * C", "C * F"]),
+    start=st.integers(0, 30),
+    length=st.integers(1, 30),
+    maximum=st.one_of(st.none(), st.integers(1, 10)),
+)
+def test_a_lazy_space_reads_like_the_materialised_one(
+    tmp_path_factory: Any,
+    ints: str,
+    strings: list[str],
+    combination: str | None,
+    start: int,
+    length: int,
+    maximum: int | None,
+) -> None:
+    """The rule: a slice, a maximum and a selection pick exactly what they would from the full list."""
+    path = _space_job(tmp_path_factory.mktemp("space"), ints, strings, combination)
+    everything = _values(job.plan_request(job.Request(path)).steps[0].tasks)
+    request = job.Request(path, step="S", part=(start, start + length), maximum_tasks=maximum)
+    picked = job.plan_request(request).steps[0].tasks
+    assert isinstance(picked, job.TaskSpace)
+    assert _values(picked) == everything[start : start + length][:maximum]
+    assert _values(picked[1:3]) == everything[start : start + length][:maximum][1:3]
+    if everything[start : start + length]:
+        wanted = dict(item.split("=", 1) for item in everything[start : start + length][-1])
+        selected = job.plan_request(job.Request(path, step="S", part=(start, start + length), tasks=[wanted]))
+        assert _values(selected.steps[0].tasks) == [everything[start : start + length][-1]]
+
+
+def test_a_huge_space_is_never_materialised(tmp_path: Path) -> None:
+    """Two million tasks: planning holds positions (a range), not tasks."""
+    path = _space_job(tmp_path, "1-1000000", ["a", "b"], None)
+    tasks = job.plan_request(job.Request(path, maximum_tasks=1)).steps[0].tasks
+    assert isinstance(tasks, job.TaskSpace) and isinstance(tasks.indices, range)
+    whole = job.plan_request(job.Request(path)).steps[0].tasks
+    assert len(whole) == 2_000_000 and isinstance(whole.indices, range)
+    assert _values(whole[1_999_999:]) == [("C=b", "F=1000000")]
+
+
+def test_a_slice_needs_its_step(job_file: Path, sessions: Path) -> None:
+    result = run(sessions, job_file, "--slice", "0:1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{job_file}: a slice of tasks (--slice) needs the step it is of (--step)"
+    ]
+
+
+@pytest.mark.parametrize("bad", ["1", "3:1", "2:2", "-1:3", "a:b", ":4"])
+def test_a_bad_slice_is_one_line(job_file: Path, sessions: Path, bad: str) -> None:
+    result = run(sessions, job_file, "--step", "S", f"--slice={bad}")
+    assert result.returncode == 2 and "argument --slice:" in result.stderr.splitlines()[-1]

@@ -22,13 +22,16 @@ LAYERS: dict[str, int] = {
     "wrappers": 6,
     "integrations": 6,  # other systems' drivers (the Deadline Cloud worker agent)
     "__init__": 6,
+    "submit": 6,  # submit/status: a job's steps as cluster job arrays (over backends)
     "check": 5,  # shared by the faces: what `check` says, the exit codes
     # running a planned job
     "runner": 4,
-    "nonblocking": 4,
-    "backends": 5,  # where slices of a job run: local sessions, Slurm (over runner and job)  # the worker's session: the core on a thread of its own
+    "nonblocking": 4,  # the worker's session: the core on a thread of its own
+    "backends": 5,  # where slices of a job run: local sessions, Slurm (over runner and job)
+    "parallel": 5,  # --sessions N: a job over concurrent local sessions (over backends)
     # inputs: templates and the user's values, planned into a job
     "job": 3,
+    "chunking": 3,  # TASK_CHUNKING: chunks sized while a step runs
     "adapt": 3,  # the official runtime's inputs as openjd-model's compiled objects
     "inputs": 3,
     "templates": 3,

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .check import (
     EXIT_CANCELED,
@@ -21,7 +22,11 @@ from .check import (
     EXIT_OK,
     check_lines,
     internal_error,
+    plan_run_options,
 )
+
+if TYPE_CHECKING:
+    from .parallel import ParallelRun
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate job or environment templates")
     check.add_argument("files", nargs="+", metavar="FILE")
 
-    for name in ("session", "run"):
-        run = sub.add_parser(
-            name,
-            help="run a job template in one session" if name == "session" else "same as 'session'",
-        )
+    run_help = {
+        "session": "run a job template in one session",
+        "run": "same as 'session'",
+        "submit": "run a job on a cluster: each step one job array of sessions (--slurm)",
+    }
+    for name in ("session", "run", "submit"):
+        run = sub.add_parser(name, help=run_help[name])
         run.add_argument("template", metavar="JOB_TEMPLATE")
         run.add_argument(
             "--env",
@@ -92,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
             help="human lines (default) or JSON lines",
         )
         run.add_argument("--preserve", action="store_true", help="keep the session working directory")
+        if name in ("session", "run"):
+            run.add_argument(
+                "--sessions",
+                type=_at_least_one,
+                default=1,
+                metavar="N",
+                help="share each step's tasks over N concurrent sessions (default 1)",
+            )
+        if name == "submit":
+            _add_submit_arguments(run)
+    status = sub.add_parser("status", help="show (or --wait for) a submission's state")
+    status.add_argument("stage_dir", metavar="STAGE_DIR", help="the stage directory of a submission")
+    status.add_argument("--wait", action="store_true", help="follow the submission until it ends")
 
     from .conformance import command as conformance_command  # argparse only; cheap to import
 
@@ -113,12 +133,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .conformance import command as conformance_command
 
             return conformance_command.run(args)
+        if args.command in ("submit", "status"):
+            from . import submit as submit_command
+
+            return submit_command.run(args)
         return _session(args)
     except KeyboardInterrupt:
         return EXIT_CANCELED
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into an exit code
         print(internal_error(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _add_submit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``submit`` beyond the run options it shares with ``run`` (here, not in
+    submit.py: building the parser must stay cheap for every command)."""
+    parser.description = (
+        "Submit a job to a cluster: each step becomes one Slurm job array whose element i runs one "
+        "wraprun session over slice i of the step's tasks; step dependencies become afterok "
+        "dependencies. Exit status: 0 submitted (with --wait: every task succeeded), 1 a slice "
+        "failed, 2 invalid input or sbatch refused (nothing left in Slurm), 3 canceled."
+    )
+    backend = parser.add_mutually_exclusive_group(required=True)
+    backend.add_argument("--slurm", action="store_true", help="one Slurm job array per step")
+    parser.add_argument("--partition", metavar="P", help="sbatch --partition")
+    parser.add_argument("--account", metavar="A", help="sbatch --account")
+    parser.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more sbatch argument, as is (repeatable; write --sbatch-arg=--time=10)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_at_least_one,
+        metavar="K",
+        help="tasks per array element (default: the step's tasks split evenly over at most 64)",
+    )
+    parser.add_argument(
+        "--stage-dir",
+        metavar="DIR",
+        help="where to stage what every node reads (default: ./wraprun-stage-JOBNAME-TIMESTAMP)",
+    )
+    parser.add_argument("--wait", action="store_true", help="follow the submission until it ends")
 
 
 def _slice(text: str) -> tuple[int, int]:
@@ -210,25 +268,10 @@ class _Interrupts:
 
 def _session(args: argparse.Namespace) -> int:
     interrupts = _Interrupts()  # before anything is created: no window where a signal kills us
-    from . import events, inputs, job, runner
-    from .errors import WraprunError
-    from .wrap import WrapError
+    from . import events, runner
 
-    try:
-        request = job.Request(
-            template=args.template,
-            env_templates=args.env,
-            parameters=inputs.parse_parameters(args.job_param),
-            path_mapping_rules=inputs.load_path_mapping(args.path_mapping_rules),
-            step=args.step,
-            run_dependencies=args.run_dependencies,
-            tasks=inputs.parse_tasks(args.tasks, args.task_param),
-            maximum_tasks=args.maximum_tasks,
-            part=args.slice,
-        )
-        planned = job.plan_request(request)
-    except WraprunError as exc:  # each names its file or flag already; a stack error gets our name
-        print(f"wraprun: {exc}" if isinstance(exc, WrapError) else str(exc), file=sys.stderr)
+    planned = plan_run_options(args)
+    if planned is None:
         return EXIT_INVALID
     if interrupts.count:
         return EXIT_CANCELED  # nothing was created yet
@@ -242,18 +285,33 @@ def _session(args: argparse.Namespace) -> int:
         interrupts()
 
     live = args.output == "human" and sys.stdout.isatty()
-    sink: events.HumanSink | events.JsonLinesSink = (
-        events.HumanSink(sys.stdout, output_failed, live=live)
-        if args.output == "human"
-        else events.JsonLinesSink(sys.stdout, output_failed)
-    )
-    run = runner.Runner(planned, sink, retain_working_directory=args.preserve)
+    sink: events.HumanSink | events.JsonLinesSink | None = None
+    run: runner.Runner | ParallelRun
+    if args.sessions > 1:
+        from .parallel import ParallelRun
+
+        run = ParallelRun(
+            planned,
+            args.sessions,
+            output=args.output,
+            live=live,
+            on_output_error=output_failed,
+            retain_working_directory=args.preserve,
+        )
+    else:
+        sink = (
+            events.HumanSink(sys.stdout, output_failed, live=live)
+            if args.output == "human"
+            else events.JsonLinesSink(sys.stdout, output_failed)
+        )
+        run = runner.Runner(planned, sink, retain_working_directory=args.preserve)
     interrupts.attach(run.interrupt)
     try:
         outcome = run.run()
     finally:
         interrupts.detach()
-        sink.close()
+        if sink is not None:
+            sink.close()
     if output_error and output_error[0].errno != errno.EPIPE:
         reason = output_error[0].strerror
         print(f"wraprun: cannot write the output: {reason}; session canceled", file=sys.stderr)

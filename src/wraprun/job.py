@@ -17,6 +17,7 @@ from typing import Any, overload
 from . import symbols as symbols_of
 from . import wrap
 from .actions import Scope
+from .chunking import AdaptiveChunks, adaptive, static_iterator
 from .inputs import InputError, describe, unwrap
 from .model import Environment, TaskParameters, rs
 from .paths import PathMapping
@@ -33,7 +34,8 @@ class StepRun:
     environments: list[Environment]
     """Template-side environments (they carry wrap hooks and script ``let``)."""
     scope: Scope
-    tasks: Sequence[TaskParameters]
+    tasks: Sequence[TaskParameters] | AdaptiveChunks
+    """Its tasks in order; for a CHUNK[INT] with targetRuntimeSeconds, chunks made while it runs."""
 
 
 @dataclass(frozen=True)
@@ -275,11 +277,20 @@ def select_tasks(
     maximum: int | None,
     where: Path,
     part: tuple[int, int] | None = None,
-) -> TaskSpace:
+) -> TaskSpace | AdaptiveChunks:
     """The tasks of a step, in parameter-space order; ``selection`` picks given ones,
-    ``part`` the positions [start, stop) of that order (a slice another session does not run)."""
+    ``part`` the positions [start, stop) of that order (a slice another session does not run).
+
+    A step whose chunks adapt to a target runtime gives its tasks one by one as
+    positions, chunked while they run (:mod:`wraprun.chunking`), unless tasks are
+    picked: those run as given, chunks of ``defaultTaskCount``."""
     _check_maximum(maximum, where)
-    space = None if step.parameter_space is None else rs.StepParameterSpaceIterator(step=step)
+    if selection is None and step.parameter_space is not None and adaptive(step):
+        chunks = AdaptiveChunks.of(step)
+        if part is not None:
+            chunks = chunks[part[0] : part[1]]
+        return chunks if maximum is None else chunks.limited(maximum)
+    space = None if step.parameter_space is None else static_iterator(step)
     tasks = TaskSpace(space, range(1 if space is None else len(space)))
     if part is not None:
         tasks = tasks[part[0] : part[1]]
@@ -304,7 +315,7 @@ def _find(
             return 0
     elif set(wanted) == space.names:
         texts = [(name, _as_text(value)) for name, value in wanted.items()]
-        walk = rs.StepParameterSpaceIterator(step=step)  # its own cursor
+        walk = static_iterator(step)  # its own cursor
         for position, task in enumerate(walk):
             if all(task[name].value == text for name, text in texts) and position in positions:
                 return position

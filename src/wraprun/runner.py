@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 
 from . import events
-from .job import JobPlan
+from .chunking import ChunkWalk
+from .job import JobPlan, StepRun
+from .redact import Redactor
 from .session import ActionResult, Session
 
 
@@ -27,7 +29,8 @@ class JobOutcome:
 class Runner:
     """Runs a plan in a session of its own, from making its working directory to removing it.
 
-    ``emit`` receives every event, from SessionStarted to SessionEnded.
+    ``emit`` receives every event, from SessionStarted to SessionEnded. ``redactor``:
+    secrets shared with other sessions whose events go to the same output.
     """
 
     def __init__(
@@ -37,8 +40,10 @@ class Runner:
         *,
         retain_working_directory: bool = False,
         root: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.plan = plan
+        self.redactor = redactor
         self.emit = emit
         self.retain = retain_working_directory
         self.root = root
@@ -46,6 +51,8 @@ class Runner:
         self.interrupts = 0
         self.force = False
         """Set on a second interrupt: skip what teardown remains."""
+        self.finishing = False
+        """Set by :meth:`finish`: start nothing new, let the running action end, tear down."""
         self.outcome = JobOutcome("SUCCEEDED")
 
     def interrupt(self) -> None:
@@ -57,6 +64,17 @@ class Runner:
         self.interrupts += 1
         if self.session is not None:
             self._cancel(self.session)
+
+    def finish(self) -> None:
+        """Start no further environment or task; what runs ends as it would, then teardown.
+
+        The outcome is CANCELED when work was left undone (another session's failure
+        stopped this one's share). Safe from other threads.
+        """
+        self.finishing = True
+
+    def _stopped(self, session: Session) -> bool:
+        return session.canceled or self.finishing
 
     def _cancel(self, session: Session) -> None:
         if self.interrupts >= 2:
@@ -73,6 +91,7 @@ class Runner:
             redacted_env_vars=self.plan.declares_redaction,
             root=self.root,
             retain_working_directory=self.retain,
+            redactor=self.redactor,
         )
         self.session = session
         self._cancel(session)  # what came before the session existed
@@ -90,11 +109,11 @@ class Runner:
 
     def _run(self, session: Session) -> None:
         total = sum(len(step.tasks) for step in self.plan.steps)
-        done = 0
+        done = 0  # positions of the steps' task orders: tasks, chunks of a fixed size, or chunked tasks
         entered = 0
         try:
             for origin, environment, scope in self.plan.environments:
-                if session.canceled:
+                if self._stopped(session):
                     self._canceled()
                     return
                 entered += 1
@@ -104,22 +123,16 @@ class Runner:
                 step_entered = 0
                 try:
                     for environment in step.environments:
-                        if session.canceled:
+                        if self._stopped(session):
                             self._canceled()
                             return
                         step_entered += 1
                         if not self._ok(session.enter_environment(environment, step.scope)):
                             return
-                    for task in step.tasks:
-                        if session.canceled:
-                            self._canceled()
-                            return
-                        self.emit(events.TaskCount(done, total, step.step.name))
-                        result = session.run_task(step.step.name, step.script, step.scope, task)
-                        done += 1
-                        self.outcome.tasks_run = done
-                        if not self._ok(result):
-                            return
+                    ran = self._tasks(session, step, done, total)
+                    if ran is None:
+                        return
+                    done += ran
                     self.emit(events.TaskCount(done, total, step.step.name))
                 finally:
                     self._exit(step_entered)
@@ -127,6 +140,39 @@ class Runner:
             self._exit(entered)
             if session.canceled and self.outcome.state == "SUCCEEDED":
                 self._canceled()
+
+    def _tasks(self, session: Session, step: StepRun, done: int, total: int) -> int | None:
+        """Run a step's tasks: how many positions they covered, None when the session must stop."""
+        walk = iter(step.tasks)
+        covered = 0
+        for task in walk:
+            if self._stopped(session):
+                self._canceled()
+                return None
+            self.emit(events.TaskCount(done + covered, total, step.step.name))
+            started = time.monotonic()
+            result = session.run_task(step.step.name, step.script, step.scope, task)
+            elapsed = time.monotonic() - started
+            self.outcome.tasks_run += 1
+            if not self._ok(result):
+                return None
+            covered += 1
+            if isinstance(walk, ChunkWalk):  # a chunk covers several positions, and sizes the next
+                self._resize(step, walk, elapsed)
+                covered = walk.covered
+        return covered
+
+    def _resize(self, step: StepRun, walk: ChunkWalk, seconds: float) -> None:
+        """Adaptive chunks (TASK_CHUNKING): the next chunk's size from the time this one took."""
+        before = walk.size
+        walk.ran(seconds)
+        if walk.size != before:
+            self.emit(
+                events.SessionMessage(
+                    f"Chunk size of step '{step.step.name}': {before} -> {walk.size} "
+                    f"({walk.tasks_run} task(s) ran in {walk.seconds:.3f} s; target {walk.target} s a chunk)"
+                )
+            )
 
     def _ok(self, result: ActionResult) -> bool:
         if result.succeeded and not self._session().canceled:

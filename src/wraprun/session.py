@@ -98,9 +98,11 @@ class Session:
         retain_working_directory: bool = False,
         user: str | None = None,
         group: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         """``user``: run every action as this POSIX user (through ``sudo``); the working
-        directory is shared with ``group`` (default: the user's primary group)."""
+        directory is shared with ``group`` (default: the user's primary group).
+        ``redactor``: secrets shared with other sessions whose output goes to the same place."""
         self._callback = callback or (lambda event: None)
         self._on_status = on_status
         self.map_path = PathMapping(path_mapping_rules or [])
@@ -125,7 +127,7 @@ class Session:
         self._wrapper: _Entered | None = None
         self._session_vars: dict[str, str] = {}
         """Session-lifetime openjd_env/variables map for WrappedAction.Environment (RFC 0008)."""
-        self.redactor = Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self._control = process.Control()
         self.canceled = False
         self.status: ActionResult | None = None
