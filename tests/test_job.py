@@ -388,3 +388,27 @@ def test_a_slice_needs_its_step(job_file: Path, sessions: Path) -> None:
 def test_a_bad_slice_is_one_line(job_file: Path, sessions: Path, bad: str) -> None:
     result = run(sessions, job_file, "--step", "S", f"--slice={bad}")
     assert result.returncode == 2 and "argument --slice:" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "found"),
+    [
+        ({"F": "1000000", "C": "b"}, True),
+        ({"F": "777", "C": "a"}, True),
+        ({"F": "0", "C": "a"}, False),
+        ({"F": "5", "C": "z"}, False),
+        ({"F": "05", "C": "a"}, False),
+    ],
+)
+def test_a_task_is_picked_from_a_huge_space_by_its_values(
+    tmp_path: Path, wanted: dict[str, str], found: bool
+) -> None:
+    """Without a combination expression the position is computed (and checked), not searched for."""
+    path = _space_job(tmp_path, "1-1000000", ["a", "b"], None)
+    request = job.Request(path, tasks=[wanted])
+    if not found:
+        with pytest.raises(inputs.InputError, match="no task with parameters"):
+            job.plan_request(request)
+        return
+    tasks = job.plan_request(request).steps[0].tasks
+    assert _values(tasks) == [(f"C={wanted['C']}", f"F={wanted['F']}")]

@@ -8,6 +8,7 @@ builds the symbol scopes a session resolves actions against.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -315,11 +316,52 @@ def _find(
             return 0
     elif set(wanted) == space.names:
         texts = [(name, _as_text(value)) for name, value in wanted.items()]
+        direct = _computed_position(step, space, dict(texts))
+        if direct is not None and direct in positions:
+            return direct
+        if direct is not None:  # absent (-1), or outside the slice
+            raise InputError(f"{where}: step '{step.name}': no task with parameters {wanted}")
         walk = static_iterator(step)  # its own cursor
         for position, task in enumerate(walk):
             if all(task[name].value == text for name, text in texts) and position in positions:
                 return position
     raise InputError(f"{where}: step '{step.name}': no task with parameters {wanted}")
+
+
+def _computed_position(
+    step: rs.Step, space: rs.StepParameterSpaceIterator, texts: dict[str, str]
+) -> int | None:
+    """Where a task sits when the step has no ``combination``: the product of its parameters
+    in the order they are defined, the last varying fastest. The answer is checked against
+    openjd-model's own iterator, so a wrong guess only costs the one-pass search instead;
+    -1 when a value is not in its parameter's range (no such task in a product); None for
+    what this cannot compute (a combination expression, chunks, an unexpected order)."""
+    parameter_space = step.parameter_space
+    if parameter_space is None or parameter_space.combination is not None:
+        return None
+    definitions = parameter_space.task_parameter_definitions
+    position = 0
+    for name, definition in definitions.items():
+        values = definition.range
+        if definition.type.name not in ("STRING", "PATH", "INT"):
+            return None  # FLOAT and CHUNK[INT] texts have more than one spelling: the iterator decides
+        if isinstance(values, rs.RangeExpr):  # INT: increasing (Template Schemas 3.4.1.1.1)
+            try:
+                target = int(texts[name])
+            except ValueError:
+                return -1
+            index = bisect.bisect_left(range(len(values)), target, key=values.__getitem__)
+            if index == len(values) or values[index] != target or str(target) != texts[name]:
+                return -1
+        else:
+            index = next((i for i, value in enumerate(values) if str(value) == texts[name]), -1)
+            if index < 0:
+                return -1
+        position = position * len(values) + index
+    if position >= len(space):
+        return None
+    task = space[position]
+    return position if all(task[name].value == text for name, text in texts.items()) else None
 
 
 def _check_maximum(maximum: int | None, where: Path) -> None:
