@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "integrations": 6,  # other systems' drivers (the Deadline Cloud worker agent)
     "__init__": 6,
     "submit": 6,  # submit/status: a job's steps as cluster job arrays (over backends)
+    "interrupts": 5,  # signals and a vanished output, for the faces that run work
     "check": 5,  # shared by the faces: what `check` says, the exit codes
     # running a planned job
     "runner": 4,

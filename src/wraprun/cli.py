@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .check import (
@@ -24,6 +23,7 @@ from .check import (
     internal_error,
     plan_run_options,
 )
+from .interrupts import Interrupts, silence_stdout
 
 if TYPE_CHECKING:
     from .parallel import ParallelRun
@@ -232,42 +232,8 @@ def _check(files: Sequence[str]) -> int:
     return returncode
 
 
-class _Interrupts:
-    """SIGINT, SIGTERM and SIGHUP, from the first moment of a run to the end of the process.
-
-    A signal that comes before the run can act is recorded and replayed when it
-    can: one cancels the run (its teardown runs), a second skips what teardown
-    remains. After the run it changes nothing: the work is already done.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._target: Callable[[], None] | None = None
-        for sig in self.SIGNALS:
-            signal.signal(sig, self)
-
-    def __call__(self, *_: object) -> None:
-        self.count += 1
-        if self._target is not None:
-            self._target()
-
-    def attach(self, target: Callable[[], None]) -> None:
-        for _ in range(self.count):
-            target()
-        self._target = target
-
-    def detach(self) -> None:
-        """The run is over: from now on these signals are ignored. (A Python handler would
-        not do: the interpreter puts the default action back while it shuts down.)"""
-        self._target = None
-        for sig in self.SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-
-
 def _session(args: argparse.Namespace) -> int:
-    interrupts = _Interrupts()  # before anything is created: no window where a signal kills us
+    interrupts = Interrupts()  # before anything is created: no window where a signal kills us
     from . import events, runner
 
     planned = plan_run_options(args)
@@ -281,7 +247,7 @@ def _session(args: argparse.Namespace) -> int:
     def output_failed(exc: OSError) -> None:
         # Nobody reads what the session says any more: stop it, and tear it down quietly.
         output_error.append(exc)
-        _silence_stdout()
+        silence_stdout()
         interrupts()
 
     live = args.output == "human" and sys.stdout.isatty()
@@ -318,13 +284,6 @@ def _session(args: argparse.Namespace) -> int:
     if outcome.state == "SUCCEEDED" and not output_error:
         return EXIT_OK
     return EXIT_FAILED if outcome.state == "FAILED" else EXIT_CANCELED
-
-
-def _silence_stdout() -> None:
-    """Point fd 1 at /dev/null, so no later flush (ours, or the interpreter's at exit) fails again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 if __name__ == "__main__":

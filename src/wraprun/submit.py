@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .check import EXIT_CANCELED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, plan_run_options
+from .interrupts import Interrupts, silence_stdout
 
 if TYPE_CHECKING:
     from .backends import Slice, SliceState, SliceStatus, StepWork
@@ -51,20 +52,8 @@ def run(args: argparse.Namespace) -> int:
     return _submit(args) if args.command == "submit" else _status(args)
 
 
-class _Signals:
-    """SIGINT, SIGTERM and SIGHUP only counted: the code that can act on them looks at the count."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, self._receive)
-
-    def _receive(self, *_: object) -> None:
-        self.count += 1
-
-
 def _submit(args: argparse.Namespace) -> int:
-    signals = _Signals()
+    signals = Interrupts()
     from .backends.slurm import SbatchOptions, SlurmBackend, SlurmError
     from .errors import WraprunError
 
@@ -108,7 +97,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    signals = _Signals()
+    signals = Interrupts()
     from .backends.slurm import SlurmBackend, SlurmError
 
     try:
@@ -254,7 +243,7 @@ def _stage(stage: Path, plan: JobPlan, args: argparse.Namespace, picks: dict[Sli
 # -- following a submission ------------------------------------------------------------------
 
 
-def _follow(backend: SlurmBackend, signals: _Signals) -> int:
+def _follow(backend: SlurmBackend, signals: Interrupts) -> int:
     """Poll until every slice ended: a live line on a terminal, a plain line per change on a pipe.
 
     The first signal cancels every array of the submission and follows it until
@@ -302,7 +291,7 @@ def _cancel(backend: SlurmBackend) -> None:
         print(f"wraprun: {exc}", file=sys.stderr)
 
 
-def _sleep(seconds: float, signals: _Signals) -> None:
+def _sleep(seconds: float, signals: Interrupts) -> None:
     """Sleep, but wake within a tenth of a second of a signal."""
     end, seen = time.monotonic() + seconds, signals.count
     while time.monotonic() < end and signals.count == seen:
@@ -374,9 +363,7 @@ def _write(text: str) -> None:
     except OSError:
         # Nobody reads us any more (| head ended, the disk is full): as when the terminal
         # closes, a SIGHUP cancels what is left. Later output goes nowhere, quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        silence_stdout()
         os.kill(os.getpid(), signal.SIGHUP)
 
 
