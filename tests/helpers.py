@@ -272,3 +272,17 @@ def on_a_terminal(*args: str) -> tuple[int, str]:
         chunks.append(chunk)
     os.close(controller)
     return proc.wait(timeout=60), b"".join(chunks).decode()
+
+
+def require_module(name: str, extra: str) -> None:
+    """A package a test needs (an optional extra): a failure in CI, a skip elsewhere."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec(name) is not None:
+        return
+    message = f"{name} is not installed: pip install 'wraprun[{extra}]'"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)

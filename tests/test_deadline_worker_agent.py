@@ -49,7 +49,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("deadline_worker_agent", reason="the AWS Deadline Cloud worker agent is not installed")
+from .helpers import require_module
+
+require_module("deadline_worker_agent", "deadline")  # CI installs it: there, missing fails
 
 import botocore.session  # noqa: E402
 from deadline_worker_agent.aws.deadline import update_worker_schedule  # noqa: E402
