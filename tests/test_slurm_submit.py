@@ -45,6 +45,16 @@ def active(ids: list[str]) -> list[str]:
     return out.stdout.split("\n")[:-1] if out.returncode == 0 else []
 
 
+def left_after_cancel(ids: list[str], within: float = 60) -> list[str]:
+    """What of these arrays Slurm still holds once a cancel has had time to finish: a canceled
+    element passes through COMPLETING while its session tears down, so this waits (polling)
+    until none is held, and returns what is still held at the deadline."""
+    deadline = time.monotonic() + within
+    while (held := active(ids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return held
+
+
 def ended(array: str) -> list[str]:
     """``INDEX STATE REASON`` of each element of a job array, ended ones included, by index."""
     out = subprocess.run(
@@ -70,7 +80,7 @@ def stage(tmp_path: Path, slurm_conf: str) -> Any:
     """The stage directory of the test's submission; what it leaves in Slurm is canceled, then fails it."""
     path = tmp_path / "stage"
     yield path
-    left = active(array_ids(path))
+    left = left_after_cancel(array_ids(path))
     if left:
         subprocess.run(["scancel", *array_ids(path)], timeout=30, check=False)
     assert left == [], f"the submission left {left} in Slurm"
@@ -171,7 +181,7 @@ def test_a_failing_task_fails_its_array_and_dependents_never_run(tmp_path: Path,
     assert "Process exited with code: 7" in failed_log.read_text()
     # A[2:4]'s session stops at its failed task (A-4 never runs); nothing of B, C or D ran.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["A-1", "A-2"]
-    assert active(array_ids(stage)) == []  # dropped, not left pending
+    assert left_after_cancel(array_ids(stage)) == []  # dropped, not left pending
     ids = dict(zip("ABCD", array_ids(stage), strict=True))
     assert f"Step A (job array {ids['A']}): 1/2 done, 1 failed" in result.stdout
     for dependent, slices in (("B", 2), ("C", 1), ("D", 1)):
@@ -234,7 +244,7 @@ def test_sigint_while_waiting_cancels_what_is_left(tmp_path: Path, stage: Path) 
     ids = array_ids(stage)
     assert f"canceling the submission: scancel {' '.join(ids)}" in out
     assert "Submission 'Slow' was canceled." in out
-    assert active(ids) == []
+    assert left_after_cancel(ids) == []
     assert survivors(pids) == []  # the running tasks' processes went with their elements
     assert not (tmp_path / "B-ran").exists()
     logs = list((stage / "logs").glob("A-*.log"))
@@ -302,7 +312,7 @@ def test_sbatch_refusing_leaves_nothing_behind(tmp_path: Path, stage: Path) -> N
     result = slurm(str(diamond(tmp_path)), "-p", "Out=out", "--partition", "no-such-partition", stage=stage)
     assert result.returncode == 2
     assert "sbatch failed" in result.stderr and "nothing of this submission is left" in result.stderr
-    assert active(array_ids(stage)) == []
+    assert left_after_cancel(array_ids(stage)) == []
 
 
 def test_a_refused_second_array_cancels_the_first(tmp_path: Path, stage: Path) -> None:
@@ -324,7 +334,7 @@ def test_a_refused_second_array_cancels_the_first(tmp_path: Path, stage: Path) -
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Invalid job array specification" in result.stderr
     (first,) = array_ids(stage)  # the manifest names what was submitted, then canceled
-    assert active([first]) == []
+    assert left_after_cancel([first]) == []
 
 
 def plan_of(tmp: Path, **request: Any) -> job.JobPlan:
