@@ -473,3 +473,13 @@ def test_submit_help_states_the_default_number_of_elements() -> None:
         [sys.executable, "-m", "wraprun", "submit", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert f"at most {submit.ELEMENTS})" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize("command", ["check", "summary", "run"])
+def test_openjd_clis_human_readable_is_human(tmp_path: Path, command: str) -> None:
+    """A user switching from openjd-cli types its spelling, ``--output human-readable``."""
+    job = str(write(tmp_path / "job.yaml", JOB))
+    ours = wraprun(command, job, "--output", "human-readable", cwd=tmp_path)
+    plain = wraprun(command, job, "--output", "human", cwd=tmp_path)
+    assert ours.returncode == plain.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines()[:1] == plain.stdout.splitlines()[:1] and ours.stdout.strip()

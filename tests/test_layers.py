@@ -25,6 +25,11 @@ LAYERS: dict[str, int] = {
     "submit": 6,  # submit/status: a job's steps as cluster job arrays (over backends)
     "interrupts": 5,  # signals and a vanished output, for the faces that run work
     "check": 5,  # shared by the faces: what `check` says, the exit codes
+    "summary": 5,  # `summary`: a planned job's steps, counts and environments
+    "schema": 5,  # `schema`: openjd-model's JSON Schema of a template version
+    "jobhelp": 5,  # what `run JOB --help` says about a job (read by cli on demand)
+    "report": 5,  # what a run leaves behind: the result document and the HTML report
+    "lint": 5,  # `lint` and `check --strict`: unsafe patterns in valid templates (over templates)
     # running a planned job
     "runner": 4,
     "nonblocking": 4,  # the worker's session: the core on a thread of its own
@@ -36,6 +41,7 @@ LAYERS: dict[str, int] = {
     "adapt": 3,  # the official runtime's inputs as openjd-model's compiled objects
     "inputs": 3,
     "templates": 3,
+    "shipped": 3,  # the ready environment templates installed with wraprun (below templates)
     "documents": 3,
     # the session runtime
     "session": 2,
@@ -46,6 +52,7 @@ LAYERS: dict[str, int] = {
     "symbols": 2,
     # plain data and pure units
     "events": 1,
+    "record": 1,  # a session's events kept as data (for the document and the report)
     "macros": 1,
     "redact": 1,
     "paths": 1,

@@ -8,6 +8,11 @@ The human sink writes them through untouched (relaying costs no per-line
 work) and ends an unterminated line before its own next line; the JSON sink
 makes one event of each output line.
 
+With ``stamp`` (``--timestamp-format``) a sink starts each line with the
+time it was written: the human sink then cuts blocks into lines (only then:
+the plain path stays one write per block), and the JSON sink adds a ``time``
+field. With ``verbose`` an action's start shows its whole command line.
+
 A sink whose stream fails (the reader went away, the disk is full) stops
 writing and calls its ``on_closed`` with the error, so the caller can cancel
 the session and tear it down instead of running on with nobody listening.
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Literal
 
+from .redact import Redactor
 from .statusline import StatusLine
 
 ActionKind = Literal["onEnter", "onRun", "onExit", "onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit"]
@@ -104,6 +112,39 @@ Event = (
 )
 EventCallback = Callable[[Event], None]
 OnClosed = Callable[[OSError], None]
+Stamp = Callable[[], str]
+"""The text a timestamped line starts with (before a tab): now, in the chosen format."""
+TIMESTAMP_FORMATS = ("relative", "local", "utc")
+
+
+def timestamps(style: str) -> Stamp:
+    """``--timestamp-format``: ``relative`` is the time since this call, ``H:MM:SS.ffffff``
+    (as openjd-cli prints it); ``local`` and ``utc`` are ISO 8601 with microseconds and offset."""
+    from datetime import datetime, timezone
+
+    if style == "relative":
+        start = time.monotonic()
+
+        def relative() -> str:
+            micro = int((time.monotonic() - start) * 1_000_000)
+            seconds, micro = divmod(micro, 1_000_000)
+            minutes, seconds = divmod(seconds, 60)
+            hours, minutes = divmod(minutes, 60)
+            return f"{hours}:{minutes:02}:{seconds:02}.{micro:06}"
+
+        return relative
+    if style == "utc":
+        return lambda: datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    if style == "local":
+        return lambda: datetime.now().astimezone().isoformat(timespec="microseconds")
+    raise ValueError(f"unknown timestamp format {style!r} (expected one of {', '.join(TIMESTAMP_FORMATS)})")
+
+
+def command_line(argv: tuple[str, ...], redactor: Redactor | None) -> str:
+    """The command line as a shell would take it. Each argument was masked by the session; the
+    quoted whole is masked again, so a secret cannot reappear across arguments or quotes."""
+    text = shlex.join(argv)
+    return redactor.text(text) if redactor is not None else text
 
 
 def summary(event: SessionEnded) -> str:
@@ -124,6 +165,12 @@ class _Sink:
     on_closed: OnClosed | None = None
     closed: bool = False
     """The stream failed (``| head`` went away, disk full): nothing more is written."""
+    stamp: Stamp | None = field(default=None, kw_only=True)
+    """Start each line with this time (``--timestamp-format``); None: lines as they are."""
+    verbose: bool = field(default=False, kw_only=True)
+    """Show each action's whole command line, not only the command (``--verbose``)."""
+    redactor: Redactor | None = field(default=None, kw_only=True)
+    """The session's secrets, to mask a command line shown whole (``verbose``) once more."""
 
     def __call__(self, event: Event) -> None:
         if self.closed:
@@ -180,7 +227,7 @@ class HumanSink(_Sink):
         self._status.clear()
         if isinstance(event, ActionOutput):
             if event.data:
-                self._bytes(event.data)
+                self._bytes(self._stamped(event.data) if self.stamp is not None else event.data)
                 self._open_line = not event.data.endswith(b"\n")
         elif isinstance(event, ActionProgress):
             parts = []
@@ -202,6 +249,8 @@ class HumanSink(_Sink):
         if isinstance(event, ActionStarted):
             via = f" via {event.wrapped_by}.{event.kind}" if event.wrapped_by else ""
             self._action, self._progress = event.label, ""
+            if self.verbose:  # asked for: the arguments too, with what the session knows masked
+                return f"==> {event.label}{via}: {command_line(event.argv, self.redactor)}"
             # Only the command: arguments may carry values (secrets, text the job
             # prints later) that must not appear in the log before the job says so.
             return f"==> {event.label}{via}: {event.argv[0]}"
@@ -222,7 +271,18 @@ class HumanSink(_Sink):
         if self._open_line:
             self._bytes(b"\n")  # an action's last line had no newline: ours starts afresh
             self._open_line = False
-        self._bytes(_encode(text) + b"\n")
+        data = _encode(text) + b"\n"
+        self._bytes(self._stamped(data) if self.stamp is not None else data)
+
+    def _stamped(self, data: bytes) -> bytes:
+        """``data`` with the time at the start of each line it starts; a line it only
+        continues (the last one written had no newline) gets none in its middle."""
+        assert self.stamp is not None
+        prefix = _encode(self.stamp()) + b"\t"
+        ends = data.endswith(b"\n")
+        body = data[:-1] if ends else data
+        head = b"" if self._open_line else prefix
+        return head + body.replace(b"\n", b"\n" + prefix) + (b"\n" if ends else b"")
 
     def _close(self) -> None:
         if self._status is not None:
@@ -259,7 +319,9 @@ class JsonLinesSink(_Sink):
             self._end_partial()  # the action's output ended (progress may come from mid-line pieces)
         record: dict[str, object] = {"event": type(event).__name__, **asdict(event)}
         if isinstance(event, ActionStarted):
-            record["argv"] = list(event.argv[:1])  # see HumanSink: arguments stay out of logs
+            # See HumanSink: arguments stay out of logs unless asked for.
+            shown = [self._masked(a) for a in event.argv] if self.verbose else event.argv[:1]
+            record["argv"] = list(shown)
         self._record(record)
         self.stream.flush()
 
@@ -298,7 +360,12 @@ class JsonLinesSink(_Sink):
         record.update(extra)
         self._record(record)
 
+    def _masked(self, argument: str) -> str:
+        return self.redactor.text(argument) if self.redactor is not None else argument
+
     def _record(self, record: dict[str, object]) -> None:
+        if self.stamp is not None:  # right after the event's name, as the human line starts with it
+            record = {"event": record["event"], "time": self.stamp(), **record}
         # ensure_ascii: text holding lone surrogates (bytes that were not UTF-8)
         # stays writable, escaped, whatever the stream's encoding.
         self.stream.write(json.dumps(record) + "\n")

@@ -76,6 +76,8 @@ class Request:
     maximum_tasks: int | None = None
     part: tuple[int, int] | None = None
     """With ``step``: only the tasks at positions [start, stop) of the step's order (a slice)."""
+    extensions: Sequence[str] | None = None
+    """The extensions the templates may declare (``--extensions``); None: all wraprun supports."""
 
 
 def plan_request(request: Request) -> JobPlan:
@@ -85,8 +87,8 @@ def plan_request(request: Request) -> JobPlan:
     """
     if request.part is not None and request.step is None:
         raise InputError(f"{request.template}: a slice of tasks (--slice) needs the step it is of (--step)")
-    job_template = load(request.template, expect="job")
-    env_templates = [load(path, expect="environment") for path in request.env_templates]
+    job_template = load(request.template, expect="job", extensions=request.extensions)
+    env_templates = [load(path, "environment", request.extensions) for path in request.env_templates]
     created = create(job_template, env_templates, request.parameters)
     planned = plan(
         created,

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from . import events
 from .backends import Slice, StepWork, split
@@ -185,11 +185,18 @@ class ParallelRun:
     plan: JobPlan
     sessions: int
     stream: IO[str] = field(default_factory=lambda: sys.stdout)
-    output: Literal["human", "jsonl"] = "human"
+    output: Literal["human", "jsonl", "json", "yaml"] = "human"
+    """``json``/``yaml``: nothing is written (the caller prints one document at the end)."""
     live: bool = False
     on_output_error: Callable[[OSError], None] | None = None
     retain_working_directory: bool = False
     root: str | None = None
+    record_for: Callable[[str, Slice], events.EventCallback] | None = None
+    """Where else a session's events go, given its tag and slice (the run's record)."""
+    stamp: events.Stamp | None = None
+    """``--timestamp-format``: every line starts with the time (after a session's tag)."""
+    verbose: bool = False
+    """``--verbose``: each action's whole command line (secrets of every session masked)."""
 
     def __post_init__(self) -> None:
         total = sum(len(step.tasks) for step in self.plan.steps)
@@ -235,15 +242,25 @@ class ParallelRun:
     # --- sessions' output -------------------------------------------------------------------
 
     def _emit_for(self, tag: str, piece: Slice) -> events.EventCallback:
+        record = self.record_for(tag, piece) if self.record_for is not None else None
+        if self.output not in ("human", "jsonl"):
+
+            def observe(event: events.Event) -> None:
+                if isinstance(event, events.SessionEnded):
+                    self._ended.append((tag, event))
+                if record is not None:
+                    record(event)
+
+            return observe
         prefix = f"[{tag}] ".encode() if self.output == "human" else b""
         output = _SessionOutput(self._board, prefix)
         text = io.TextIOWrapper(
             io.BufferedWriter(output), encoding="utf-8", errors="surrogateescape", write_through=True
         )
         sink: events.HumanSink | events.JsonLinesSink = (
-            events.HumanSink(text, self._output_failed)
+            events.HumanSink(text, self._output_failed, **self._shown())
             if self.output == "human"
-            else _SessionJsonLines(text, self._output_failed, session=tag)
+            else _SessionJsonLines(text, self._output_failed, session=tag, **self._shown())
         )
         self._streams.append(_Streams(output, text, sink))
 
@@ -252,6 +269,8 @@ class ParallelRun:
                 self._ended.append((tag, event))
             self._board.observe(tag, event)
             sink(event)
+            if record is not None:
+                record(event)
 
         return emit
 
@@ -283,9 +302,12 @@ class ParallelRun:
 
     def _summary(self, outcome: JobOutcome, not_started: int, duration: float) -> None:
         count = len(self._ended)
+        if self.output not in ("human", "jsonl"):
+            return
         if self.output == "jsonl":
             record = {
                 "event": "RunEnded",
+                **({"time": self.stamp()} if self.stamp is not None else {}),
                 "state": outcome.state,
                 "tasks_run": outcome.tasks_run,
                 "sessions": count,
@@ -306,7 +328,12 @@ class ParallelRun:
             self._line(f"Run canceled: {ran}{later}.")
 
     def _line(self, text: str) -> None:
-        self._write(text.encode("utf-8", "surrogateescape") + b"\n")
+        stamp = f"{self.stamp()}\t" if self.stamp is not None else ""
+        self._write(f"{stamp}{text}".encode("utf-8", "surrogateescape") + b"\n")
+
+    def _shown(self) -> dict[str, Any]:
+        """How a session's sink shows lines: timestamps, whole command lines, the shared secrets."""
+        return {"stamp": self.stamp, "verbose": self.verbose, "redactor": self.backend.redactor}
 
     def _write(self, data: bytes) -> None:
         try:

@@ -218,6 +218,12 @@ def _stage(stage: Path, plan: JobPlan, args: argparse.Namespace, picks: dict[Sli
             rules_copy = stage / "path-mapping.json"
             rules_copy.write_text(rules, encoding="utf-8")
         common += ["--path-mapping-rules", f"{FILE}{rules_copy}"]
+    if args.extensions is not None:  # '=': the list may be empty (no extension accepted)
+        common.append(f"--extensions={args.extensions}")
+    if args.timestamp_format:  # each element's log: times relative to its own session's start
+        common.append(f"--timestamp-format={args.timestamp_format}")
+    if args.verbose:
+        common.append("--verbose")
     common += (["--output", args.output] if args.output != "human" else []) + (
         ["--preserve"] if args.preserve else []
     )

@@ -10,13 +10,16 @@ bounded, JSON-shaped documents through.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import shipped
 from .documents import TemplateError, read_document
 from .model import rs
 
@@ -25,7 +28,7 @@ JOB_VERSION_PREFIX = "jobtemplate-"
 ENV_VERSION_PREFIX = "environment-"
 HOST_FUNCTION = "apply_path_mapping"
 
-__all__ = ["Template", "TemplateError", "format_model_error", "load", "read_document"]
+__all__ = ["Template", "TemplateError", "format_model_error", "load", "parse_extensions", "read_document"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,14 @@ class Template:
         return model.to_expr_profile(host)
 
 
-def load(path: str | Path, expect: str | None = None) -> Template:
-    """Read and validate one template; ``expect`` is 'job' or 'environment' when known."""
-    path = Path(path)
+def load(path: str | Path, expect: str | None = None, extensions: Sequence[str] | None = None) -> Template:
+    """Read and validate one template; ``expect`` is 'job' or 'environment' when known;
+    ``extensions`` are those the runtime accepts (``--extensions``; default all it supports).
+
+    Other than a job template, it may be named by a ready template's name (``--env docker``):
+    the one place every caller (run, check, submit, job help) resolves such names.
+    """
+    path = Path(path) if expect == "job" else _environment_path(path, expect)
     document = read_document(path)
     if not isinstance(document, dict):
         raise TemplateError([f"{path}: a template must be a mapping at the top level"])
@@ -79,11 +87,36 @@ def load(path: str | Path, expect: str | None = None) -> Template:
         )
     decode = rs.decode_environment_template if kind == "environment" else rs.decode_job_template
     try:
-        model = decode(document, supported_extensions=list(SUPPORTED_EXTENSIONS))
+        accepted = SUPPORTED_EXTENSIONS if extensions is None else extensions
+        model = decode(document, supported_extensions=list(accepted))
     except ValueError as exc:
         raise TemplateError(format_model_error(path, exc)) from exc
-    extensions = document.get("extensions") or ()
-    return Template(path, kind, document, model, tuple(str(e) for e in extensions))
+    declared = document.get("extensions") or ()
+    return Template(path, kind, document, model, tuple(str(e) for e in declared))
+
+
+def _environment_path(value: str | Path, expect: str | None) -> Path:
+    """An existing file as given, else the ready template a bare name names. A missing one is
+    refused with the ready names (by ``check``, whose kind is unknown, only for a bare name)."""
+    path = shipped.resolve(value)
+    if not os.path.lexists(path) and (expect == "environment" or shipped.is_name(value)):
+        ready = ", ".join(shipped.names()) or "none installed"
+        missing = os.strerror(errno.ENOENT)
+        raise TemplateError([f"{value}: cannot read: {missing}; ready templates by name: {ready}"])
+    return path
+
+
+def parse_extensions(text: str | None) -> tuple[str, ...] | None:
+    """``--extensions LIST``: comma-separated names (any case), each one wraprun supports;
+    None when not given (all of them). An empty list accepts no extension."""
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(name.strip().upper() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in SUPPORTED_EXTENSIONS]
+    if unknown:
+        supported = ",".join(SUPPORTED_EXTENSIONS)
+        raise TemplateError([f"--extensions: unsupported: {', '.join(unknown)} (supported: {supported})"])
+    return names
 
 
 _HEADER = re.compile(r"^\d+ validation errors? for \w+$")
