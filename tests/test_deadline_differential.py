@@ -443,8 +443,15 @@ def test_cancel_action(tmp: Path, how: dict[str, Any]) -> None:
         d.try_task(0)
 
     recordings = play(tmp, "cancel", script, job)
+    at_once = "time_limit" in how and how["time_limit"] == timedelta(0)
+    if at_once:
+        # openjd-sessions sends TERM and, in the same instant, KILL ("Grace period ends at"
+        # now): whether the trap prints first is a race on its side (seen in CI). The
+        # comparison takes its output without that line; wraprun's must never hold it.
+        python = recordings["python"]
+        python.output = [line for line in python.output if line != "got-term"]
     assert_same(recordings)
-    if "time_limit" in how and how["time_limit"] == timedelta(0):
+    if at_once:
         assert "got-term" not in recordings["wraprun"].output  # terminated at once: never notified
     else:
         assert "got-term" in recordings["wraprun"].output

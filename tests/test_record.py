@@ -26,27 +26,39 @@ def recorded(evs: Iterable[events.Event], limits: Limits | None = None) -> Sessi
     return recorder.record
 
 
-def action(kind: events.ActionKind, label: str, *output: bytes, via: str = "", state: str = "SUCCEEDED"):
-    """The events of one action: started, its output pieces, ended."""
+def action(
+    kind: events.ActionKind,
+    label: str,
+    *output: bytes,
+    via: str = "",
+    state: str = "SUCCEEDED",
+    subject: str = "",
+    purpose: events.ActionKind = "onRun",
+) -> list[events.Event]:
+    """The events of one action: started, its output pieces, ended; ``subject``: its
+    environment or step, ``purpose``: the lifecycle action (as the session says them)."""
     code = 0 if state == "SUCCEEDED" else 1
+    message = "" if code == 0 else "it broke"
     return [
-        events.ActionStarted(kind, label, ("prog", "--secret-arg"), via),
+        events.ActionStarted(kind, label, ("prog", "--secret-arg"), via, subject),
         *(events.ActionOutput(piece) for piece in output),
-        events.ActionEnded(label, state, code, "" if code == 0 else "it broke"),  # type: ignore[arg-type]
+        events.ActionEnded(label, state, code, message, purpose, subject),  # type: ignore[arg-type]
     ]
 
 
 def enter(name: str, via: str = "") -> list[events.Event]:
-    return action("onWrapEnvEnter" if via else "onEnter", f"Enter environment '{name}'", via=via)
+    kind: events.ActionKind = "onWrapEnvEnter" if via else "onEnter"
+    return action(kind, f"Enter environment '{name}'", via=via, subject=name, purpose="onEnter")
 
 
 def leave(name: str, via: str = "") -> list[events.Event]:
-    return action("onWrapEnvExit" if via else "onExit", f"Exit environment '{name}'", via=via)
+    kind: events.ActionKind = "onWrapEnvExit" if via else "onExit"
+    return action(kind, f"Exit environment '{name}'", via=via, subject=name, purpose="onExit")
 
 
 def task(step: str, n: int, via: str = "", state: str = "SUCCEEDED") -> list[events.Event]:
     kind: events.ActionKind = "onWrapTaskRun" if via else "onRun"
-    return action(kind, f"Task {step} (N={n})", b"line\n", via=via, state=state)
+    return action(kind, f"Task {step} (N={n})", b"line\n", via=via, state=state, subject=step)
 
 
 def session(*parts: list[events.Event], state: events.SessionState = "SUCCEEDED") -> list[events.Event]:
@@ -155,7 +167,8 @@ def test_a_wrapping_environment_with_its_own_actions_spans_them() -> None:
 def test_an_action_that_failed_before_it_started_is_kept() -> None:
     record = recorded(
         session(
-            [events.ActionEnded("Enter environment 'E'", "FAILED", None, "cannot write file")], leave("E")
+            [events.ActionEnded("Enter environment 'E'", "FAILED", None, "cannot write", "onEnter", "E")],
+            leave("E"),
         )
     )
     first = record.actions[0]
@@ -163,7 +176,7 @@ def test_an_action_that_failed_before_it_started_is_kept() -> None:
         "onEnter",
         False,
         "FAILED",
-        "cannot write file",
+        "cannot write",
     )
     [span] = record.environments
     assert span.enter_action == 0 and span.exit_action == 1

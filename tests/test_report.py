@@ -87,10 +87,12 @@ def run_of(*labels: tuple[str, str, str], output: bytes = b"out\n") -> list[even
     """A session running (kind, label, wrapped_by) actions in order, each printing ``output``."""
     evs: list[events.Event] = [events.SessionStarted("Job")]
     for kind, label, via in labels:
+        # The environment or step the session names beside each label (``Task S (..)``: S).
+        subject = label.split("'")[1] if "'" in label else label.removeprefix("Task ").split(" (")[0]
         evs += [
-            events.ActionStarted(kind, label, ("prog",), via),  # type: ignore[arg-type]
+            events.ActionStarted(kind, label, ("prog",), via, subject),  # type: ignore[arg-type]
             events.ActionOutput(output),
-            events.ActionEnded(label, "SUCCEEDED", 0),
+            events.ActionEnded(label, "SUCCEEDED", 0, "", "onRun", subject),
         ]
     return [*evs, events.SessionEnded("SUCCEEDED", 1, 5.0)]
 

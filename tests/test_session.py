@@ -251,3 +251,36 @@ def test_errors_of_the_python_api(tmp_path: Path) -> None:
         shutil.rmtree(session.files_directory)  # where task files go: the write fails
         result = session.run_task("S", step.script, step.scope, step.tasks[0])
         assert result.state == "FAILED" and "No such file or directory" in result.fail_message
+
+
+def test_events_say_what_each_action_is_for_as_data(tmp_path: Path) -> None:
+    """Sinks (the result document, the report) read the environment or step an action is for
+    from the events, never from the label; also for a hook, and for one that never started."""
+    wrapper = {
+        "specificationVersion": "environment-2023-09",
+        "extensions": ["EXPR", "WRAP_ACTIONS"],
+        "environment": {
+            "name": "W",
+            "script": {
+                "actions": {
+                    hook: {"command": "{{WrappedAction.Command}}", "args": ["{{WrappedAction.Args}}"]}
+                    for hook in ("onWrapEnvEnter", "onWrapTaskRun", "onWrapEnvExit")
+                }
+            },
+        },
+    }
+    seen: list[events.Event] = []
+    with Session(callback=seen.append) as session:
+        plan = plan_for(tmp_path, task_job("print('hi')"), session, [wrapper])
+        for origin, env, scope in plan.environments:
+            assert session.enter_environment(env, scope, origin).succeeded
+        step = plan.steps[0]
+        assert session.run_task("S", step.script, step.scope, step.tasks[0]).succeeded
+        (tmp_path / "b").mkdir()
+        # An argument past the OS limit (MAX_ARG_STRLEN): refused before any process starts.
+        broken = plan_for(tmp_path / "b", task_job("#" + "x" * 200_000), session).steps[0]
+        assert not session.run_task("S", broken.script, broken.scope, broken.tasks[0]).succeeded
+    started = [(e.kind, e.subject, e.wrapped_by) for e in seen if isinstance(e, events.ActionStarted)]
+    assert started == [("onWrapEnvEnter", "E", "W"), ("onWrapTaskRun", "S", "W")]
+    ended = [(e.purpose, e.subject, e.state) for e in seen if isinstance(e, events.ActionEnded)]
+    assert ended == [("onEnter", "E", "SUCCEEDED"), ("onRun", "S", "SUCCEEDED"), ("onRun", "S", "FAILED")]

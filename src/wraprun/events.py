@@ -58,13 +58,28 @@ class SessionEnded:
 
 
 @dataclass(frozen=True)
+class Purpose:
+    """What an action is for, as data: the session says it once, and sinks need not read labels."""
+
+    kind: ActionKind
+    """The lifecycle action: onEnter, onExit or onRun (also when a wrap hook runs instead)."""
+    subject: str
+    """The environment entered or exited, or the step of a task."""
+    text: str
+    """How it is shown, e.g. ``Enter environment 'Conda'`` or ``Task Render (Frame=1)``."""
+
+
+@dataclass(frozen=True)
 class ActionStarted:
     kind: ActionKind
+    """What runs: the lifecycle action, or the wrap hook run instead."""
     label: str
     """What the action is for, e.g. ``Enter environment 'Conda'``."""
     argv: tuple[str, ...]
     wrapped_by: str = ""
     """Name of the wrapping environment when a wrap hook runs instead."""
+    subject: str = ""
+    """The environment entered or exited, or the step of a task (:attr:`Purpose.subject`)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,10 @@ class ActionEnded:
     state: ActionState
     exit_code: int | None
     message: str = ""
+    purpose: ActionKind = "onRun"
+    """The lifecycle action it was (:attr:`Purpose.kind`): known also for one that failed
+    before it started, which no ActionStarted announced."""
+    subject: str = ""
 
 
 @dataclass(frozen=True)

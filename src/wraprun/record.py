@@ -45,7 +45,6 @@ UPDATE_LIMIT = 64
 MESSAGE_LIMIT = 500
 """Session messages kept (the first ones)."""
 TASK_KINDS: tuple[ActionKind, ...] = ("onRun", "onWrapTaskRun")
-ENTER_PREFIX, EXIT_PREFIX, TASK_PREFIX = "Enter environment '", "Exit environment '", "Task "
 
 
 @dataclass(frozen=True)
@@ -249,6 +248,7 @@ class SessionRecord:
         self.message = masker.text(self.message)
         for action in self.actions:
             action.label = masker.text(action.label)
+            action.step = masker.text(action.step)
             action.command = masker.text(action.command)
             action.message = masker.text(action.message)
             action.output.mask(masker)
@@ -256,6 +256,8 @@ class SessionRecord:
                 update.status = masker.text(update.status) if update.status is not None else None
         for span in self.environments:
             span.name = masker.text(span.name)
+        for step in self.steps:
+            step.name = masker.text(step.name)
         for message in self.messages:
             message.text = masker.text(message.text)
 
@@ -283,7 +285,6 @@ class Recorder:
         self._wrapper: EnvironmentSpan | None = None
         """The open span of the wrapping environment, once a hook of it ran."""
         self._last_end = 0.0
-        self._step: StepRecord | None = None
         self._steps: dict[str, StepRecord] = {}
 
     def __call__(self, event: events.Event) -> None:
@@ -302,7 +303,8 @@ class Recorder:
                 status = None if event.status is None else _clean(event.status)
                 self._update(self._current, Update(at, event.progress, status))
         elif isinstance(event, events.ActionStarted):
-            action = self._start(at, event.kind, _clean(event.label), _clean(event.wrapped_by))
+            label, subject = _clean(event.label), _clean(event.subject) or _clean(event.label)
+            action = self._start(at, event.kind, label, subject, _clean(event.wrapped_by))
             action.command = _clean(event.argv[0]) if event.argv else ""
         elif isinstance(event, events.ActionEnded):
             self._ended(at, event)
@@ -318,27 +320,28 @@ class Recorder:
     # --- actions ----------------------------------------------------------------------------
 
     def _start(
-        self, at: float, kind: ActionKind, label: str, wrapped_by: str, started: bool = True
+        self, at: float, kind: ActionKind, label: str, subject: str, wrapped_by: str, started: bool = True
     ) -> ActionRecord:
+        """``subject``: the environment entered or exited, or the task's step."""
         if self._current is not None:  # it never said it ended: it stops here
             self._finish(self._current, at)
         step = ""
         if kind in TASK_KINDS:
-            stepped = self._step or self._step_named(_step_of(label))
+            stepped = self._step_named(subject)
             stepped.tasks_run += 1
             step = stepped.name
         if started:  # one that failed before it started does not say whether it was a hook
-            self._follow_wrapper(kind, label, wrapped_by, at)
+            self._follow_wrapper(kind, subject, wrapped_by, at)
         edge = max(0, min(self.limits.output_edge, self._budget // 2))
         self._budget -= 2 * edge
         action = ActionRecord(self._count, kind, label, wrapped_by, step, at, Output(edge, edge))
         self._count += 1
         span: EnvironmentSpan | None
         if kind in ENTER_KINDS:
-            span = self._open_span(_env_name(label, ENTER_PREFIX), at)
+            span = self._open_span(subject, at)
             span.enter_action = action.index
         elif kind in EXIT_KINDS:
-            span = self._close_span(_env_name(label, EXIT_PREFIX), at)
+            span = self._close_span(subject, at)
             span.exit_action = action.index
             self._closing = span
         else:
@@ -363,7 +366,8 @@ class Recorder:
         action = self._current
         if action is None:  # it failed before its process started: no ActionStarted came
             label = _clean(event.label)
-            action = self._start(at, _kind_of(label), label, "", started=False)
+            subject = _clean(event.subject) or label
+            action = self._start(at, event.purpose, label, subject, "", started=False)
             action.started = False
         action.state = event.state
         action.exit_code = event.exit_code
@@ -388,7 +392,7 @@ class Recorder:
 
     # --- environments -----------------------------------------------------------------------
 
-    def _follow_wrapper(self, kind: ActionKind, label: str, wrapped_by: str, at: float) -> None:
+    def _follow_wrapper(self, kind: ActionKind, subject: str, wrapped_by: str, at: float) -> None:
         """The wrapping environment's span, also when it has no enter or exit action of its own.
 
         While it is entered every inner action runs as its hook, so a hook names it open
@@ -403,7 +407,7 @@ class Recorder:
                 self._wrapper = self._open_span(wrapped_by, at)
             self._wrapper.wraps = True
         elif self._wrapper is not None and self._wrapper in self._open:
-            leaving = kind in EXIT_KINDS and _env_name(label, EXIT_PREFIX) == self._wrapper.name
+            leaving = kind in EXIT_KINDS and subject == self._wrapper.name
             if not leaving:
                 position = self._open.index(self._wrapper)
                 for span in self._open[position:]:
@@ -443,7 +447,7 @@ class Recorder:
         return step
 
     def _count_tasks(self, event: events.TaskCount) -> None:
-        step = self._step = self._step_named(_clean(event.step))
+        step = self._step_named(_clean(event.step))
         if step.first_done is None:
             step.first_done = event.done
         step.last_done = max(step.last_done, event.done)
@@ -604,26 +608,6 @@ def _iso(epoch: float) -> str:
 
     moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _kind_of(label: str) -> ActionKind:
-    if label.startswith(ENTER_PREFIX):
-        return "onEnter"
-    if label.startswith(EXIT_PREFIX):
-        return "onExit"
-    return "onRun"
-
-
-def _env_name(label: str, prefix: str) -> str:
-    if label.startswith(prefix) and label.endswith("'") and len(label) > len(prefix):
-        return label[len(prefix) : -1]
-    return label
-
-
-def _step_of(label: str) -> str:
-    """The step a task's label names (``Task STEP (params)``) when no TaskCount said it."""
-    name = label[len(TASK_PREFIX) :] if label.startswith(TASK_PREFIX) else label
-    return name.split(" (", 1)[0]
 
 
 def _clean(text: str | None) -> str:

@@ -162,7 +162,7 @@ class Session:
             environment, origin, {}, list(script.embedded_files or []) if script else [], scope.profile
         )
         self._stack.append(entered)
-        label = f"Enter environment '{environment.name}'"
+        label = events.Purpose("onEnter", str(environment.name), f"Enter environment '{environment.name}'")
         try:
             entered.symtab = self._env_symbols(entered, scope)
             for name, value in (environment.variables or {}).items():
@@ -190,7 +190,8 @@ class Session:
         if not self._stack:
             raise SessionStateError("exit_environment: no environment is entered")
         entered = self._stack[-1]
-        label = f"Exit environment '{entered.environment.name}'"
+        name = str(entered.environment.name)
+        label = events.Purpose("onExit", name, f"Exit environment '{name}'")
         try:
             script = entered.environment.script
             action = script.actions.on_exit if script is not None else None
@@ -221,7 +222,7 @@ class Session:
         """
         params = task_parameters or {}
         shown = ", ".join(f"{k}={v.value}" for k, v in sorted(params.items()))
-        label = f"Task {step_name}" + (f" ({shown})" if shown else "")
+        label = events.Purpose("onRun", step_name, f"Task {step_name}" + (f" ({shown})" if shown else ""))
         on_run, embedded, lets = self._prepared(script)
         try:
             symbols = {**self._base, **scope.symbols, **symbols_of.task(params, self.map_path)}
@@ -317,7 +318,7 @@ class Session:
         entered: _Entered,
         action: ActionModel,
         kind: ActionKind,
-        label: str,
+        label: events.Purpose,
         wrapper: _Entered | None,
         os_env: Mapping[str, str] | None,
     ) -> ActionResult:
@@ -386,7 +387,7 @@ class Session:
         self,
         action: ResolvedAction,
         kind: ActionKind,
-        label: str,
+        label: events.Purpose,
         *,
         target: _Entered | None = None,
         wrapped_by: str = "",
@@ -398,14 +399,18 @@ class Session:
         problem = environ.command_line_problem(action.argv, env_size)
         if problem:
             what = (
-                f"{kind} of the wrapping environment '{wrapped_by}' for {label}"
+                f"{kind} of the wrapping environment '{wrapped_by}' for {label.text}"
                 if wrapped_by
-                else f"{kind} of {label}"
+                else f"{kind} of {label.text}"
             )
             return self._fail_before_start(label, ValueError(f"{what}: {problem}"))
         self._emit(
             events.ActionStarted(
-                kind, self._redact_text(label), tuple(self._redact_text(a) for a in action.argv), wrapped_by
+                kind,
+                self._redact_text(label.text),
+                tuple(self._redact_text(a) for a in action.argv),
+                wrapped_by,
+                self._redact_text(label.subject),
             )
         )
         result = ActionResult("RUNNING")
@@ -495,14 +500,15 @@ class Session:
         with open(path, "w", encoding="utf-8") as out:
             json.dump({"NotifyEnd": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
 
-    def _fail_before_start(self, label: str, exc: BaseException) -> ActionResult:
+    def _fail_before_start(self, label: events.Purpose, exc: BaseException) -> ActionResult:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return self._report(label, ActionResult("FAILED", fail_message=self._redact_text(message)))
 
-    def _report(self, label: str, result: ActionResult) -> ActionResult:
+    def _report(self, label: events.Purpose, result: ActionResult) -> ActionResult:
         self.status = result
+        text, subject = self._redact_text(label.text), self._redact_text(label.subject)
         self._emit(
-            events.ActionEnded(self._redact_text(label), result.state, result.exit_code, result.reason)
+            events.ActionEnded(text, result.state, result.exit_code, result.reason, label.kind, subject)
         )
         self._tell(result)
         return result
