@@ -28,7 +28,8 @@ LAYERS: dict[str, int] = {
     "summary": 5,  # `summary`: a planned job's steps, counts and environments
     "schema": 5,  # `schema`: openjd-model's JSON Schema of a template version
     "jobhelp": 5,  # what `run JOB --help` says about a job (read by cli on demand)
-    "report": 5,  # what a run leaves behind: the result document and the HTML report
+    "results": 5,  # what a run leaves behind: recorders, the result document, the report's file
+    "report": 5,  # the HTML session report's page (a jinja2 template; below results)
     "lint": 5,  # `lint` and `check --strict`: unsafe patterns in valid templates (over templates)
     # running a planned job
     "runner": 4,

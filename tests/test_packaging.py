@@ -1,5 +1,5 @@
-"""What a user gets from the wheel: a small core that runs jobs, extras named when missing,
-the own conformance suite and the ready environment templates."""
+"""What a user gets from the wheel: a small core that runs jobs, writes reports and runs the own
+conformance suite; extras named when missing; the ready environment templates."""
 
 from __future__ import annotations
 
@@ -43,18 +43,30 @@ def test_a_plain_install_runs_a_job_and_names_the_missing_extras(venv: Path, tmp
     listed = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
     ).stdout.lower()
-    # (pydantic comes with openjd-model itself)
-    assert "jinja2" not in listed and "docker" not in listed
+    # jinja2 is core (the HTML reports); pydantic comes with openjd-model itself
+    assert "jinja2" in listed and "pydantic" in listed and "docker" not in listed
 
+    report = tmp_path / "r.html"
     done = subprocess.run(
-        [wraprun, "run", str(REPO / "examples" / "hello.yaml")], capture_output=True, text=True, cwd=tmp_path
+        [wraprun, "run", str(REPO / "examples" / "hello.yaml"), "--report", str(report)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert done.returncode == 0 and "Session succeeded: 3 task(s) run." in done.stdout, done.stderr
+    page = report.read_text(encoding="utf-8")  # the page's template travels in the wheel
+    # A bar for Greeter's onEnter and one for each of the 3 tasks.
+    assert page.startswith("<!DOCTYPE html>") and page.count('class="bar s-SUCCEEDED"') == 4
 
-    suite = subprocess.run([wraprun, "conformance"], capture_output=True, text=True, cwd=tmp_path)
-    assert suite.returncode == 2 and suite.stderr.splitlines() == [
-        "wraprun conformance needs jinja2: pip install 'wraprun[conformance]'"
-    ]
+    # The own suite, shipped in the wheel, runs with no extra (one test of it: kept fast).
+    suite = subprocess.run(
+        [wraprun, "conformance", "-k", "onwraptaskrun-runs-for-every-task", "--html", "c.html"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert suite.returncode == 0 and "1 passed, 0 failed" in suite.stdout, suite.stdout + suite.stderr
+    assert "onwraptaskrun-runs-for-every-task" in (tmp_path / "c.html").read_text(encoding="utf-8")
 
     docker_start = [str(venv / "bin" / "wraprun-docker"), "start", "--image", "busybox"]
     helper = subprocess.run(docker_start, capture_output=True, text=True)

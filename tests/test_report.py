@@ -1,4 +1,4 @@
-"""report: the HTML session report and the result document (`--output json|yaml`, `--report`)."""
+"""report and results: the HTML session report and the result document (`--output json|yaml`, `--report`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from hypothesis import given, settings
 
 from wraprun import events
 from wraprun.record import Limits, Recorder
-from wraprun.report import Lane, check_path, render
+from wraprun.report import Lane, render
+from wraprun.results import check_path
 
 from .conformance_helpers.official import chromium, chromium_flags
 from .helpers import assert_no_secret, wraprun, write

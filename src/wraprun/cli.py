@@ -27,7 +27,7 @@ from .interrupts import Interrupts, silence_stdout
 
 if TYPE_CHECKING:
     from .parallel import ParallelRun
-    from .report import RunRecords
+    from .results import RunRecords
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,7 +417,7 @@ def _session(args: argparse.Namespace) -> int:
         return EXIT_CANCELED  # nothing was created yet
     records: RunRecords | None = None
     if args.output in ("json", "yaml") or args.report:
-        from .report import RunRecords, check_path
+        from .results import RunRecords, check_path
 
         problem = check_path(args.report) if args.report else None
         if problem:

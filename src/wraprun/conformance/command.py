@@ -6,7 +6,6 @@ Only argparse at import: ``wraprun --help`` builds this parser, and must stay fa
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,14 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import jinja2  # noqa: F401 - only to say what is missing, in one line
-        import pydantic  # noqa: F401
-    except ImportError as exc:
-        print(
-            f"wraprun conformance needs {exc.name}: pip install 'wraprun[conformance]'", file=sys.stderr
-        )
-        return 2
     from .suite import main
 
     return main(args)
